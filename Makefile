@@ -1,0 +1,57 @@
+# One task runner for the README, developers and CI (.ci/run calls `make test`).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3.11
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= data
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Evidently and MLflow must never phone home from this service.
+export DO_NOT_TRACK := 1
+export EVIDENTLY_DISABLE_TELEMETRY := 1
+
+.PHONY: help install demo test lint typecheck format unit bench-synth docs
+
+help:
+	@echo "make demo   install everything and run the main job end to end on embedded defaults"
+	@echo "make test   install everything and run lint, type check and the whole test suite"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+# Installs exactly the versions in uv.lock (the project itself in editable mode).
+install: $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+
+demo: install
+	$(BIN)/kykytutka synth --region pirkanmaa --rows 200000 --seed 1 --out $(DATA)/pirkanmaa.parquet
+	$(BIN)/kykytutka synth --region etela-pohjanmaa --rows 50000 --seed 1 --out $(DATA)/etela-pohjanmaa.parquet
+	$(BIN)/kykytutka validate $(DATA)/pirkanmaa.parquet
+	$(BIN)/kykytutka validate $(DATA)/etela-pohjanmaa.parquet
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+test: lint typecheck unit
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+docs: install
+	$(BIN)/kykytutka contract --markdown > docs/contract.md
+
+bench-synth: install
+	$(BIN)/python benchmarks/synth_speed.py

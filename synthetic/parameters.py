@@ -1,0 +1,303 @@
+"""Parameters of the synthetic booking population, one set per region.
+
+The generator is class-conditional: it first draws whether a booking client needs work-ability support
+(prevalence ``prevalence``), then draws every feature from the distribution of its class. ``need`` is
+the distribution among clients who need support, calibrated to the TOIKE cohort (DOMAIN.md, seed 000);
+``other`` is the rest of the working-age booking population, from the assumptions documented in
+docs/synthetic-data.md. Because both class distributions are known exactly, the generator's
+``true_risk`` is the exact posterior probability of need given everything it drew.
+
+Shares are written as {category: share}; binned counts as ((low, high), share) with the share spread
+evenly over the whole numbers low..high. The ratio need/other of a category or bin is its likelihood
+ratio: how much it multiplies the odds of need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+Shares = dict[str, float]
+Bins = tuple[tuple[tuple[int, int], float], ...]
+
+# Unemployment length in months, of the unemployed. Bins: under 3 months ... 5 to 15 years.
+MONTHS_BINS = ((0, 2), (3, 5), (6, 11), (12, 23), (24, 59), (60, 180))
+# Sickness-absence days in the last 12 months: none, under 10, 10-29, 30-89 (30-day notification
+# to occupational health), 90-179 (90-day work-ability statement), 180+.
+SICKNESS_BINS = ((0, 0), (1, 9), (10, 29), (30, 89), (90, 179), (180, 300))
+# Duration of the current complaint in weeks: under 2, 2-5, 6-11, 12-25 (prolonged, 3 months+),
+# 26-51, a year or more.
+COMPLAINT_BINS = ((0, 1), (2, 5), (6, 11), (12, 25), (26, 51), (52, 260))
+LAID_OFF_BINS = ((0, 2), (3, 5), (6, 11), (12, 23))
+
+
+def binned(bins: tuple[tuple[int, int], ...], shares: tuple[float, ...]) -> Bins:
+    return tuple(zip(bins, shares, strict=True))
+
+
+@dataclass(frozen=True)
+class ClassParameters:
+    share_men: float
+    age_mean: float
+    age_sd: float
+    employment: Shares
+    months_unemployed: Bins  # for the unemployed
+    months_laid_off: Bins  # for the laid off
+    sickness_absence: Bins
+    visits_mean: float
+    contact_reason: Shares
+    complaint_weeks: Bins
+    #: beta-binomial(10, a, b) of the work ability score
+    work_ability_ab: tuple[float, float]
+    referral: Shares
+    client_group: Shares
+    p_mental_health: float
+    p_substance_use: float
+    p_financial: float
+    #: share of the top score 10, if the beta-binomial is to be overridden (the cohort's range was 0-9)
+    work_ability_top_share: float | None = None
+
+
+@dataclass(frozen=True)
+class RegionParameters:
+    region: str
+    code: str
+    prevalence: float
+    first_language: Shares
+    municipalities: Shares
+    need: ClassParameters
+    other: ClassParameters
+    # Missing values, the same in both classes so that a missing value carries no information.
+    p_missing_work_ability: float = 0.30
+    p_missing_concerns: float = 0.20
+    p_missing_complaint: float = 0.10
+    p_missing_sickness: float = 0.05
+    p_missing_visits: float = 0.02
+    p_missing_contact_reason: float = 0.05
+    p_consent: float = 0.60
+    share_sex_unknown: float = 0.005
+    age_range: tuple[int, int] = (18, 67)
+    visits_dispersion: float = 2.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+# Others: the ICPC-2 mix of primary-care contacts (respiratory and musculoskeletal first).
+_OTHER_CONTACT: Shares = {
+    "A": 0.10,
+    "B": 0.01,
+    "D": 0.06,
+    "F": 0.03,
+    "H": 0.04,
+    "K": 0.07,
+    "L": 0.18,
+    "N": 0.04,
+    "P": 0.08,
+    "R": 0.20,
+    "S": 0.06,
+    "T": 0.04,
+    "U": 0.03,
+    "W": 0.02,
+    "X": 0.02,
+    "Y": 0.01,
+    "Z": 0.01,
+}
+# Need: musculoskeletal and mental-health complaints dominate work-disability (Kela, ETK statistics).
+_NEED_CONTACT: Shares = {
+    "A": 0.10,
+    "B": 0.01,
+    "D": 0.05,
+    "F": 0.02,
+    "H": 0.03,
+    "K": 0.07,
+    "L": 0.23,
+    "N": 0.045,
+    "P": 0.15,
+    "R": 0.13,
+    "S": 0.04,
+    "T": 0.04,
+    "U": 0.02,
+    "W": 0.01,
+    "X": 0.015,
+    "Y": 0.01,
+    "Z": 0.03,
+}
+
+_OTHER_SICKNESS = binned(SICKNESS_BINS, (0.40, 0.21, 0.14, 0.12, 0.08, 0.05))
+_NEED_SICKNESS = binned(SICKNESS_BINS, (0.30, 0.18, 0.15, 0.15, 0.12, 0.10))
+_OTHER_COMPLAINT = binned(COMPLAINT_BINS, (0.26, 0.22, 0.15, 0.14, 0.12, 0.11))
+_NEED_COMPLAINT = binned(COMPLAINT_BINS, (0.17, 0.18, 0.16, 0.17, 0.16, 0.16))
+_OTHER_MONTHS = binned(MONTHS_BINS, (0.19, 0.15, 0.16, 0.17, 0.19, 0.14))
+_OTHER_LAID_OFF = binned(LAID_OFF_BINS, (0.55, 0.30, 0.12, 0.03))
+_NEED_LAID_OFF = binned(LAID_OFF_BINS, (0.30, 0.35, 0.25, 0.10))
+
+_OTHER_COMMON = {
+    "age_mean": 45.0,
+    "age_sd": 12.0,
+    "months_unemployed": _OTHER_MONTHS,
+    "months_laid_off": _OTHER_LAID_OFF,
+    "sickness_absence": _OTHER_SICKNESS,
+    "visits_mean": 4.0,
+    "contact_reason": _OTHER_CONTACT,
+    "complaint_weeks": _OTHER_COMPLAINT,
+    # mean 7.2, median 8: the working-age population's WAS (Health 2000/2011 surveys)
+    "work_ability_ab": (2.3, 1.6),
+    "p_mental_health": 0.18,
+    "p_substance_use": 0.06,
+    "p_financial": 0.17,
+}
+_NEED_COMMON = {
+    # truncated to 18-67, this gives the cohort's mean age 48
+    "age_mean": 48.6,
+    "age_sd": 9.0,
+    "months_laid_off": _NEED_LAID_OFF,
+    "sickness_absence": _NEED_SICKNESS,
+    "visits_mean": 4.8,
+    "contact_reason": _NEED_CONTACT,
+    "complaint_weeks": _NEED_COMPLAINT,
+    # median 4, almost never 10: the cohort's median 4, range 0-9
+    "work_ability_ab": (2.2, 2.9),
+    "work_ability_top_share": 0.002,
+    "p_mental_health": 0.27,
+    "p_substance_use": 0.09,
+    "p_financial": 0.26,
+}
+
+REGIONS: dict[str, RegionParameters] = {
+    "pirkanmaa": RegionParameters(
+        region="pirkanmaa",
+        code="PIR",
+        prevalence=0.05,
+        first_language={"fi": 0.910, "sv": 0.004, "other": 0.086},
+        # Tampere, Nokia, Ylöjärvi, Kangasala, Lempäälä, Pirkkala, Sastamala, Orivesi
+        municipalities={
+            "837": 0.50,
+            "536": 0.08,
+            "980": 0.08,
+            "211": 0.08,
+            "418": 0.07,
+            "604": 0.06,
+            "790": 0.08,
+            "562": 0.05,
+        },
+        need=ClassParameters(
+            share_men=0.35,
+            employment={
+                "employed": 0.295,
+                "entrepreneur": 0.059,
+                "unemployed": 0.566,
+                "laid_off": 0.060,
+                "student": 0.010,
+                "outside_labour_force": 0.005,
+                "unknown": 0.005,
+            },
+            # of the unemployed and laid off together, 50 % over two years (TOIKE)
+            months_unemployed=binned(MONTHS_BINS, (0.05, 0.07, 0.12, 0.207, 0.303, 0.25)),
+            referral={
+                "employment_services": 0.33,
+                "self": 0.24,
+                "specialised_care": 0.18,
+                "primary_care": 0.13,
+                "kela": 0.03,
+                "occupational_health": 0.03,
+                "social_services": 0.03,
+                "ngo": 0.01,
+                "other": 0.02,
+            },
+            client_group={"new_client": 0.30, "outside_services": 0.12, "in_services": 0.58},
+            **_NEED_COMMON,  # type: ignore[arg-type]
+        ),
+        other=ClassParameters(
+            share_men=0.45,
+            employment={
+                "employed": 0.42,
+                "entrepreneur": 0.06,
+                "unemployed": 0.25,
+                "laid_off": 0.03,
+                "student": 0.11,
+                "outside_labour_force": 0.10,
+                "unknown": 0.03,
+            },
+            referral={
+                "self": 0.45,
+                "primary_care": 0.14,
+                "occupational_health": 0.06,
+                "employment_services": 0.15,
+                "specialised_care": 0.10,
+                "kela": 0.03,
+                "social_services": 0.04,
+                "ngo": 0.01,
+                "other": 0.02,
+            },
+            client_group={"new_client": 0.27, "outside_services": 0.08, "in_services": 0.65},
+            **_OTHER_COMMON,  # type: ignore[arg-type]
+        ),
+    ),
+    "etela-pohjanmaa": RegionParameters(
+        region="etela-pohjanmaa",
+        code="EPO",
+        prevalence=0.06,
+        first_language={"fi": 0.965, "sv": 0.005, "other": 0.030},
+        # Seinäjoki, Lapua, Kurikka, Kauhava, Kauhajoki, Ilmajoki, Alavus, Alajärvi
+        municipalities={
+            "743": 0.36,
+            "408": 0.09,
+            "301": 0.11,
+            "233": 0.09,
+            "232": 0.09,
+            "145": 0.08,
+            "010": 0.10,
+            "005": 0.08,
+        },
+        need=ClassParameters(
+            share_men=0.43,
+            employment={
+                "employed": 0.225,
+                "entrepreneur": 0.030,
+                "unemployed": 0.665,
+                "laid_off": 0.060,
+                "student": 0.010,
+                "outside_labour_force": 0.005,
+                "unknown": 0.005,
+            },
+            # of the unemployed and laid off together, 63 % over two years (TOIKE)
+            months_unemployed=binned(MONTHS_BINS, (0.03, 0.05, 0.09, 0.143, 0.387, 0.30)),
+            referral={
+                "employment_services": 0.34,
+                "self": 0.04,
+                "specialised_care": 0.26,
+                "primary_care": 0.19,
+                "kela": 0.04,
+                "occupational_health": 0.04,
+                "social_services": 0.05,
+                "ngo": 0.01,
+                "other": 0.03,
+            },
+            client_group={"new_client": 0.26, "outside_services": 0.12, "in_services": 0.62},
+            **_NEED_COMMON,  # type: ignore[arg-type]
+        ),
+        other=ClassParameters(
+            share_men=0.47,
+            employment={
+                "employed": 0.40,
+                "entrepreneur": 0.08,
+                "unemployed": 0.26,
+                "laid_off": 0.03,
+                "student": 0.10,
+                "outside_labour_force": 0.10,
+                "unknown": 0.03,
+            },
+            referral={
+                "self": 0.24,
+                "primary_care": 0.20,
+                "occupational_health": 0.06,
+                "employment_services": 0.20,
+                "specialised_care": 0.17,
+                "kela": 0.04,
+                "social_services": 0.05,
+                "ngo": 0.01,
+                "other": 0.03,
+            },
+            client_group={"new_client": 0.24, "outside_services": 0.07, "in_services": 0.69},
+            **_OTHER_COMMON,  # type: ignore[arg-type]
+        ),
+    ),
+}

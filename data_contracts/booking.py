@@ -24,7 +24,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: Stamped into every model and every API answer; bump on any change to a field, its type or values.
-CONTRACT_VERSION = "1.0.0"
+CONTRACT_VERSION = "1.1.0"
 
 # A Finnish personal identity code (henkilötunnus), e.g. 131052-308T. A client reference that looks
 # like one is refused: references must be pseudonymous before they reach this service.
@@ -181,8 +181,10 @@ class BookingRecord(BaseModel):
         Field(
             ge=15,
             le=70,
-            description="Age in whole years at booking. The service is for people of working age.",
-            json_schema_extra=_meta("feature", unit="years", fairness_group=True),
+            description="Age in whole years at booking. The service is for people of working age. "
+            "Protected: compared by age band for fairness, never a model input (statistical "
+            "profiling that penalised age was found unlawful, DOMAIN.md).",
+            json_schema_extra=_meta("protected", unit="years", fairness_group=True),
         ),
     ]
     sex: Annotated[

@@ -117,6 +117,8 @@ def _coerce_column(raw: pd.Series, field: ContractField) -> tuple[pd.Series, pd.
         values[text.isin(_FALSE)] = False
         return values, present & values.isna()
     if field.kind == "datetime":
+        if not pd.api.types.is_datetime64_any_dtype(raw.dtype):
+            raw = raw.astype("string")  # numpy.str_ values (MLflow "inputs" payloads) break parsing
         try:
             stamps = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
         except (ValueError, TypeError):
@@ -264,6 +266,19 @@ def validate_bookings(
         violations.sort(key=lambda v: (v.row or 0, v.field))
         raise ContractError(violations, source)
     return coerced
+
+
+def prepare_records(frame: pd.DataFrame) -> pd.DataFrame:
+    """Booking records as a model sees them: outcome and synthetic columns dropped, optional fields
+    that were left out filled as missing (as the API's request model does), then validated."""
+    from data_contracts.booking import BookingRecord
+
+    frame = frame.drop(columns=[c for c in fields_with_role("label", "synthetic") if c in frame])
+    frame = frame.copy()
+    for name, info in BookingRecord.model_fields.items():
+        if name not in frame.columns and not info.is_required():
+            frame[name] = info.default
+    return validate_bookings(frame, labelled=False)
 
 
 def load_bookings(path: str | Path, labelled: bool | None = None) -> pd.DataFrame:

@@ -24,6 +24,8 @@ WORK_ABILITY_POINTS = 11
 _FLOOR = 1e-6  # no category is impossible in either class, so no likelihood ratio is 0 or infinite
 _YEAR_START = pd.Timestamp("2025-01-01", tz="UTC")
 _SICKNESS_SIZE = 301  # days 0..300
+#: Employment statuses with an employer or a business: certified sickness absence is common only here.
+WORKING_STATUSES = ("employed", "entrepreneur")
 _COMPLAINT_SIZE = 261  # weeks 0..260
 
 
@@ -112,10 +114,10 @@ class _Draw:
         self.log_lr[rows] += log_ratio[values[rows]]
         return values
 
-    def flag(self, p_need: float, p_other: float) -> np.ndarray:
+    def flag(self, p_need: float, p_other: float, rows: np.ndarray | None = None) -> np.ndarray:
         pmf_need = Pmf(np.array([1 - p_need, p_need]))
         pmf_other = Pmf(np.array([1 - p_other, p_other]))
-        return self.factor(pmf_need, pmf_other).astype(bool)
+        return self.factor(pmf_need, pmf_other, rows).astype(bool)
 
     def missing(self, p_missing: float) -> np.ndarray:
         # the same probability in both classes: no evidence either way
@@ -185,10 +187,16 @@ def generate_cohort(region: str, rows: int, seed: int) -> pd.DataFrame:
         months[in_status] = drawn[in_status]
     months_missing = (employment == statuses.index("unknown")) | draw.missing(0.03)
 
-    sickness = draw.factor(
-        Pmf.of_bins(need_p.sickness_absence, _SICKNESS_SIZE),
-        Pmf.of_bins(other_p.sickness_absence, _SICKNESS_SIZE),
-    )
+    working = np.isin(employment, [statuses.index(s) for s in WORKING_STATUSES])
+    sickness = np.zeros(rows, dtype=np.int64)
+    for group, need_bins, other_bins in (
+        (working, need_p.sickness_absence, other_p.sickness_absence),
+        (~working, need_p.sickness_absence_not_working, other_p.sickness_absence_not_working),
+    ):
+        drawn = draw.factor(
+            Pmf.of_bins(need_bins, _SICKNESS_SIZE), Pmf.of_bins(other_bins, _SICKNESS_SIZE), group
+        )
+        sickness[group] = drawn[group]
     visits = draw.factor(
         _visits_pmf(need_p.visits_mean, params.visits_dispersion),
         _visits_pmf(other_p.visits_mean, params.visits_dispersion),
@@ -213,7 +221,12 @@ def generate_cohort(region: str, rows: int, seed: int) -> pd.DataFrame:
     )
     mental = draw.flag(need_p.p_mental_health, other_p.p_mental_health)
     substance = draw.flag(need_p.p_substance_use, other_p.p_substance_use)
-    financial = draw.flag(need_p.p_financial, other_p.p_financial)
+    financial = np.zeros(rows, dtype=bool)
+    for group, p_need, p_other in (
+        (working, need_p.p_financial, other_p.p_financial),
+        (~working, need_p.p_financial_not_working, other_p.p_financial_not_working),
+    ):
+        financial[group] = draw.flag(p_need, p_other, group)[group]
 
     # Not evidence of need: language, place, consent and time do not depend on the class.
     languages = _categories("first_language")
@@ -302,6 +315,10 @@ def likelihood_ratios(region: str) -> dict[str, np.ndarray]:
         "sickness_absence_days_12m": (
             Pmf.of_bins(need_p.sickness_absence, _SICKNESS_SIZE),
             Pmf.of_bins(other_p.sickness_absence, _SICKNESS_SIZE),
+        ),
+        "sickness_absence_days_12m_not_working": (
+            Pmf.of_bins(need_p.sickness_absence_not_working, _SICKNESS_SIZE),
+            Pmf.of_bins(other_p.sickness_absence_not_working, _SICKNESS_SIZE),
         ),
         "complaint_duration_weeks": (
             Pmf.of_bins(need_p.complaint_weeks, _COMPLAINT_SIZE),

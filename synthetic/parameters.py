@@ -42,7 +42,10 @@ class ClassParameters:
     employment: Shares
     months_unemployed: Bins  # for the unemployed
     months_laid_off: Bins  # for the laid off
+    #: sickness absence of the working (employed, entrepreneurs) and of everyone else: people
+    #: without an employer rarely have certified sickness absence
     sickness_absence: Bins
+    sickness_absence_not_working: Bins
     visits_mean: float
     contact_reason: Shares
     complaint_weeks: Bins
@@ -52,7 +55,8 @@ class ClassParameters:
     client_group: Shares
     p_mental_health: float
     p_substance_use: float
-    p_financial: float
+    p_financial: float  # of the working
+    p_financial_not_working: float
     #: share of the top score 10, if the beta-binomial is to be overridden (the cohort's range was 0-9)
     work_ability_top_share: float | None = None
 
@@ -102,30 +106,32 @@ _OTHER_CONTACT: Shares = {
 }
 # Need: musculoskeletal and mental-health complaints dominate work-disability (Kela, ETK statistics).
 _NEED_CONTACT: Shares = {
-    "A": 0.10,
+    "A": 0.105,
     "B": 0.01,
     "D": 0.05,
     "F": 0.02,
     "H": 0.03,
     "K": 0.07,
-    "L": 0.23,
+    "L": 0.21,
     "N": 0.045,
-    "P": 0.15,
-    "R": 0.13,
+    "P": 0.12,
+    "R": 0.18,
     "S": 0.04,
     "T": 0.04,
     "U": 0.02,
     "W": 0.01,
     "X": 0.015,
     "Y": 0.01,
-    "Z": 0.03,
+    "Z": 0.025,
 }
 
-_OTHER_SICKNESS = binned(SICKNESS_BINS, (0.40, 0.21, 0.14, 0.12, 0.08, 0.05))
-_NEED_SICKNESS = binned(SICKNESS_BINS, (0.30, 0.18, 0.15, 0.15, 0.12, 0.10))
-_OTHER_COMPLAINT = binned(COMPLAINT_BINS, (0.26, 0.22, 0.15, 0.14, 0.12, 0.11))
+_OTHER_SICKNESS = binned(SICKNESS_BINS, (0.38, 0.22, 0.15, 0.13, 0.08, 0.04))
+_NEED_SICKNESS = binned(SICKNESS_BINS, (0.20, 0.17, 0.15, 0.19, 0.16, 0.13))
+_OTHER_SICKNESS_NOT_WORKING = binned(SICKNESS_BINS, (0.72, 0.12, 0.07, 0.05, 0.025, 0.015))
+_NEED_SICKNESS_NOT_WORKING = binned(SICKNESS_BINS, (0.55, 0.15, 0.11, 0.09, 0.06, 0.04))
+_OTHER_COMPLAINT = binned(COMPLAINT_BINS, (0.24, 0.22, 0.15, 0.15, 0.13, 0.11))
 _NEED_COMPLAINT = binned(COMPLAINT_BINS, (0.17, 0.18, 0.16, 0.17, 0.16, 0.16))
-_OTHER_MONTHS = binned(MONTHS_BINS, (0.19, 0.15, 0.16, 0.17, 0.19, 0.14))
+_OTHER_MONTHS = binned(MONTHS_BINS, (0.30, 0.22, 0.20, 0.13, 0.10, 0.05))
 _OTHER_LAID_OFF = binned(LAID_OFF_BINS, (0.55, 0.30, 0.12, 0.03))
 _NEED_LAID_OFF = binned(LAID_OFF_BINS, (0.30, 0.35, 0.25, 0.10))
 
@@ -135,14 +141,16 @@ _OTHER_COMMON = {
     "months_unemployed": _OTHER_MONTHS,
     "months_laid_off": _OTHER_LAID_OFF,
     "sickness_absence": _OTHER_SICKNESS,
+    "sickness_absence_not_working": _OTHER_SICKNESS_NOT_WORKING,
     "visits_mean": 4.0,
     "contact_reason": _OTHER_CONTACT,
     "complaint_weeks": _OTHER_COMPLAINT,
     # mean 7.2, median 8: the working-age population's WAS (Health 2000/2011 surveys)
-    "work_ability_ab": (2.3, 1.6),
+    "work_ability_ab": (2.2, 1.7),
     "p_mental_health": 0.18,
     "p_substance_use": 0.06,
-    "p_financial": 0.17,
+    "p_financial": 0.10,
+    "p_financial_not_working": 0.28,
 }
 _NEED_COMMON = {
     # truncated to 18-67, this gives the cohort's mean age 48
@@ -150,7 +158,8 @@ _NEED_COMMON = {
     "age_sd": 9.0,
     "months_laid_off": _NEED_LAID_OFF,
     "sickness_absence": _NEED_SICKNESS,
-    "visits_mean": 4.8,
+    "sickness_absence_not_working": _NEED_SICKNESS_NOT_WORKING,
+    "visits_mean": 4.5,
     "contact_reason": _NEED_CONTACT,
     "complaint_weeks": _NEED_COMPLAINT,
     # median 4, almost never 10: the cohort's median 4, range 0-9
@@ -158,7 +167,8 @@ _NEED_COMMON = {
     "work_ability_top_share": 0.002,
     "p_mental_health": 0.27,
     "p_substance_use": 0.09,
-    "p_financial": 0.26,
+    "p_financial": 0.15,
+    "p_financial_not_working": 0.36,
 }
 
 REGIONS: dict[str, RegionParameters] = {
@@ -208,13 +218,13 @@ REGIONS: dict[str, RegionParameters] = {
         other=ClassParameters(
             share_men=0.45,
             employment={
-                "employed": 0.42,
-                "entrepreneur": 0.06,
-                "unemployed": 0.25,
+                "employed": 0.48,
+                "entrepreneur": 0.07,
+                "unemployed": 0.17,
                 "laid_off": 0.03,
                 "student": 0.11,
                 "outside_labour_force": 0.10,
-                "unknown": 0.03,
+                "unknown": 0.04,
             },
             referral={
                 "self": 0.45,
@@ -277,20 +287,20 @@ REGIONS: dict[str, RegionParameters] = {
         other=ClassParameters(
             share_men=0.47,
             employment={
-                "employed": 0.40,
-                "entrepreneur": 0.08,
-                "unemployed": 0.26,
+                "employed": 0.47,
+                "entrepreneur": 0.10,
+                "unemployed": 0.15,
                 "laid_off": 0.03,
                 "student": 0.10,
-                "outside_labour_force": 0.10,
-                "unknown": 0.03,
+                "outside_labour_force": 0.11,
+                "unknown": 0.04,
             },
             referral={
-                "self": 0.24,
+                "self": 0.20,
                 "primary_care": 0.20,
                 "occupational_health": 0.06,
-                "employment_services": 0.20,
-                "specialised_care": 0.17,
+                "employment_services": 0.22,
+                "specialised_care": 0.19,
                 "kela": 0.04,
                 "social_services": 0.05,
                 "ngo": 0.01,

@@ -362,6 +362,7 @@ def test_model_features_hold_no_protected_identifier_context_or_label():
         "client_ref",
         "booking_id",
         "booking_time",
+        "age",
         "sex",
         "first_language",
         "region",
@@ -371,7 +372,7 @@ def test_model_features_hold_no_protected_identifier_context_or_label():
         "support_level",
         "true_risk",
     }
-    assert {"sex", "first_language"} <= set(PROTECTED_ATTRIBUTES)
+    assert {"sex", "first_language", "age"} <= set(PROTECTED_ATTRIBUTES)
 
 
 def test_docs_contract_md_is_the_generated_markdown():

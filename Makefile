@@ -13,8 +13,9 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Evidently and MLflow must never phone home from this service.
 export DO_NOT_TRACK := 1
 export EVIDENTLY_DISABLE_TELEMETRY := 1
+export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: help install demo test lint typecheck format unit bench-synth docs
+.PHONY: help install demo test lint typecheck format unit bench-synth bench-train docs
 
 help:
 	@echo "make demo   install everything and run the main job end to end on embedded defaults"
@@ -33,6 +34,9 @@ demo: install
 	$(BIN)/kykytutka synth --region etela-pohjanmaa --rows 50000 --seed 1 --out $(DATA)/etela-pohjanmaa.parquet
 	$(BIN)/kykytutka validate $(DATA)/pirkanmaa.parquet
 	$(BIN)/kykytutka validate $(DATA)/etela-pohjanmaa.parquet
+	$(BIN)/kykytutka train --config experiments/default.yaml
+	$(BIN)/kykytutka promote || echo "(promotion refused, the champion stays: see the reason above)"
+	$(BIN)/kykytutka compare
 
 lint: install
 	$(BIN)/ruff check .
@@ -55,3 +59,6 @@ docs: install
 
 bench-synth: install
 	$(BIN)/python benchmarks/synth_speed.py
+
+bench-train: install
+	$(BIN)/python benchmarks/train_speed.py

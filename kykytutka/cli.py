@@ -20,6 +20,15 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _quiet_telemetry() -> None:
+    """Runs before every subcommand: this service never sends usage telemetry anywhere."""
+    import os
+
+    for name in ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK", "EVIDENTLY_DISABLE_TELEMETRY"):
+        os.environ.setdefault(name, "true")
+
+
 class SynthRegion(StrEnum):
     PIRKANMAA = "pirkanmaa"
     ETELA_POHJANMAA = "etela-pohjanmaa"
@@ -108,6 +117,92 @@ def contract(
         typer.echo(f"booking-record contract {CONTRACT_VERSION}")
         for field in CONTRACT_FIELDS:
             typer.echo(f"  {field.name:28s} {field.role:11s} {field.kind}")
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Option(help="Training configuration, experiments/<name>.yaml.")],
+    data: Annotated[
+        Path | None, typer.Option(help="Labelled booking records (.csv or .parquet).")
+    ] = None,
+) -> None:
+    """Train the alert and segmentation models, log them to MLflow and register a challenger."""
+    from data_contracts.validation import ContractError
+    from training.config import ConfigError, load_config
+    from training.train import train as run_training
+
+    try:
+        settings = load_config(config)
+        result = run_training(settings, data_file=data)
+    except (ConfigError, ContractError) as error:
+        raise _fail(str(error)) from None
+    metrics = result.metrics
+    typer.echo(
+        f"run {result.run_id}: registered model version {result.model_version} as challenger"
+    )
+    typer.echo(f"{'model':10s} {'ROC AUC':>8s} {'PR AUC':>8s} {'Brier':>8s} {'recall@10%':>10s}")
+    for name, values in metrics.items():
+        typer.echo(
+            f"{name:10s} {values['roc_auc']:8.4f} {values['pr_auc']:8.4f} "
+            f"{values['brier']:8.4f} {values['recall_at_10pct']:10.4f}"
+        )
+    best = metrics["lightgbm"]
+    if "true_risk_roc_auc" in best:
+        typer.echo(
+            f"true_risk  {best['true_risk_roc_auc']:8.4f} {best['true_risk_pr_auc']:8.4f}"
+            f"   (best achievable on synthetic data)"
+        )
+    typer.echo(
+        f"segments: {result.segments['segments']} (silhouette "
+        f"{result.segments['silhouette']:.3f}, bootstrap ARI {result.segments['stability_ari']:.3f})"
+    )
+    fairness = (
+        "within limits"
+        if result.fairness_passed
+        else "BREACHED: " + "; ".join(result.fairness_breaches)
+    )
+    typer.echo(f"fairness: {fairness}")
+    typer.echo(f"took {result.timings['total_s']:.0f} s")
+
+
+@app.command()
+def promote(
+    metric: Annotated[
+        str, typer.Option(help="Test metric the challenger must beat the champion on.")
+    ] = "pr_auc",
+) -> None:
+    """Move the 'champion' alias to the challenger if it is better and fair; else refuse and say why."""
+    from training.evaluation import CAPACITIES
+    from training.registry import promote as run_promotion
+    from training.tracking import use_tracking
+
+    allowed = {"roc_auc", "pr_auc", "brier", "ece"} | {
+        f"recall_at_{round(c * 100)}pct" for c in CAPACITIES
+    }
+    if metric not in allowed:
+        raise _fail(f"--metric: unknown metric {metric!r}; choose one of {sorted(allowed)}")
+    decision = run_promotion(use_tracking(), metric)
+    typer.echo(decision.reason, err=not decision.promoted)
+    if not decision.promoted:
+        raise typer.Exit(1)
+
+
+@app.command()
+def compare(
+    experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "kykytutka",
+) -> None:
+    """Print a table of the runs of an experiment, newest first."""
+    from training.registry import compare_runs
+    from training.tracking import use_tracking
+
+    try:
+        table = compare_runs(use_tracking(), experiment)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    if table.empty:
+        typer.echo(f"experiment {experiment!r} has no runs")
+        return
+    typer.echo(table.to_string(index=False))
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,133 @@
+"""Behaviour of the indicator-alert classifier: direction, invariance, minimum functionality."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data_contracts.booking import BookingRecord
+from data_contracts.validation import prepare_records
+from training.alert import AlertModel, HandRuleBaseline, LogisticBaseline
+from training.evaluation import classification_metrics
+from training.train import Split
+
+
+def _with(records: pd.DataFrame, **values: object) -> pd.DataFrame:
+    changed = records.copy()
+    for name, value in values.items():
+        changed[name] = pd.Series([value] * len(changed), index=changed.index).astype(
+            records[name].dtype
+        )
+    return changed
+
+
+def test_lower_work_ability_score_never_lowers_the_probability(
+    alert_model: AlertModel, sample: pd.DataFrame
+) -> None:
+    by_score = np.column_stack(
+        [alert_model.predict_proba(_with(sample, work_ability_score=s)) for s in range(11)]
+    )
+    raw = np.column_stack(
+        [alert_model.raw_score(_with(sample, work_ability_score=s)) for s in range(11)]
+    )
+    assert np.all(np.diff(raw, axis=1) <= 1e-12), "raw score rose with a higher score"
+    assert np.all(np.diff(by_score, axis=1) <= 1e-12), "probability rose with a higher score"
+
+
+def test_longer_unemployment_never_lowers_the_probability(
+    alert_model: AlertModel, sample: pd.DataFrame
+) -> None:
+    unemployed = _with(sample, employment_status="unemployed")
+    months = [0, 3, 6, 11, 12, 18, 24, 36, 60, 120]
+    raw = np.column_stack(
+        [alert_model.raw_score(_with(unemployed, months_unemployed=m)) for m in months]
+    )
+    assert np.all(np.diff(raw, axis=1) >= -1e-12)
+
+
+@pytest.mark.parametrize("field", ["sickness_absence_days_12m", "complaint_duration_weeks"])
+def test_longer_prolonged_situations_never_lower_the_probability(
+    alert_model: AlertModel, sample: pd.DataFrame, field: str
+) -> None:
+    values = [0, 5, 12, 30, 60, 90, 180, 260]
+    raw = np.column_stack([alert_model.raw_score(_with(sample, **{field: v})) for v in values])
+    assert np.all(np.diff(raw, axis=1) >= -1e-12)
+
+
+def test_identifiers_and_protected_attributes_change_nothing(
+    alert_model: AlertModel, sample: pd.DataFrame
+) -> None:
+    before = alert_model.predict_proba(sample)
+    changed = sample.copy()
+    changed["client_ref"] = [f"other-ref-{i:06d}" for i in range(len(sample))]
+    changed["booking_id"] = [f"other-{i}" for i in range(len(sample))]
+    changed = _with(changed, sex="male", first_language="sv", region="lappi", age=30)
+    np.testing.assert_array_equal(before, alert_model.predict_proba(changed))
+
+
+def matti(age: int) -> pd.DataFrame:
+    """DOMAIN.md: Matti phones for a flu that has dragged on; he is unemployed (for long) and would
+    like guidance; he rates his work ability low. Concerns were not asked."""
+    record = BookingRecord(
+        client_ref="matti-0001",
+        booking_id=f"matti-{age}",
+        booking_time=datetime(2025, 3, 3, 9, 0, tzinfo=UTC),
+        age=age,
+        sex="male",
+        first_language="fi",
+        region="keski-suomi",
+        municipality="179",
+        employment_status="unemployed",
+        months_unemployed=30,
+        sickness_absence_days_12m=0,
+        healthcare_visits_12m=3,
+        contact_reason="R",
+        complaint_duration_weeks=8,
+        work_ability_score=4,
+        referral_source="self",
+        client_group="new_client",
+    )
+    return prepare_records(pd.DataFrame([record.model_dump()]))
+
+
+@pytest.mark.parametrize("age", [25, 35, 55])
+def test_the_matti_story_raises_an_alert(alert_model: AlertModel, age: int) -> None:
+    probability = alert_model.predict_proba(matti(age))[0]
+    assert probability >= alert_model.threshold, (probability, alert_model.threshold)
+
+
+def test_a_working_client_with_a_short_complaint_raises_no_alert(alert_model: AlertModel) -> None:
+    calm = matti(40).assign(
+        employment_status=pd.Categorical(["employed"], dtype=matti(40)["employment_status"].dtype),
+        months_unemployed=pd.array([0], dtype="Int64"),
+        complaint_duration_weeks=pd.array([1], dtype="Int64"),
+        work_ability_score=pd.array([9], dtype="Int64"),
+    )
+    assert alert_model.predict_proba(calm)[0] < alert_model.threshold
+
+
+def test_model_beats_both_baselines_and_nears_the_best_achievable(
+    alert_model: AlertModel, parts: Split
+) -> None:
+    y = parts.train["needs_support"].to_numpy(dtype=bool)
+    y_test = parts.test["needs_support"].to_numpy(dtype=bool)
+    truth = parts.test["true_risk"].to_numpy(dtype=float)
+    model = classification_metrics(y_test, alert_model.predict_proba(parts.test), truth)
+    logistic = LogisticBaseline.fit(parts.train, y).predict_proba(parts.test)
+    rule = HandRuleBaseline.fit(parts.train).predict_proba(parts.test)
+    assert model["roc_auc"] > classification_metrics(y_test, logistic)["roc_auc"]
+    assert model["roc_auc"] > classification_metrics(y_test, rule)["roc_auc"] + 0.15
+    assert model["roc_auc_gap_to_true_risk"] < 0.04
+    assert model["ece"] < 0.01
+
+
+def test_contributions_sum_to_the_raw_score_and_name_contract_fields(
+    alert_model: AlertModel, sample: pd.DataFrame
+) -> None:
+    contributions = alert_model.contributions(sample)
+    np.testing.assert_allclose(contributions.sum(axis=1), alert_model.raw_score(sample), atol=1e-9)
+    assert "work_ability_score" in contributions
+    assert not {"sex", "first_language", "age", "client_ref"} & set(contributions.columns)

@@ -1,0 +1,240 @@
+"""End to end through MLflow on SQLite: train, register, promote, refuse, compare, serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from data_contracts.booking import CONTRACT_VERSION
+from kykytutka.cli import app
+from kykytutka.model import CHALLENGER, CHAMPION, MODEL_NAME, OUTPUT_COLUMNS
+from synthetic.cohort import generate_cohort
+from training.config import TrainConfig
+from training.registry import promote
+from training.signature import as_json_records
+from training.tracking import use_tracking
+from training.train import TrainResult, train
+
+SMALL = {
+    "data": {"rows_per_region": 8_000, "seed": 7},
+    "segmentation": {"candidate_counts": [3, 4], "sample_rows": 3_000, "bootstrap_refits": 2},
+}
+
+
+def small_config(name: str, **changes: object) -> TrainConfig:
+    raw: dict[str, object] = {"name": name, **SMALL}
+    raw.update(changes)
+    return TrainConfig.model_validate(raw)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("project")
+    saved = os.environ.pop("MLFLOW_TRACKING_URI", None)
+    previous = Path.cwd()
+    os.chdir(folder)
+    try:
+        yield folder
+    finally:
+        os.chdir(previous)
+        if saved is not None:
+            os.environ["MLFLOW_TRACKING_URI"] = saved
+
+
+@pytest.fixture(scope="module")
+def first(project: Path) -> TrainResult:
+    return train(small_config("first"), project_dir=project)
+
+
+@pytest.fixture(scope="module")
+def client(project: Path, first: TrainResult) -> MlflowClient:
+    return use_tracking(project)
+
+
+def test_training_registers_a_challenger_with_its_lineage(
+    project: Path, first: TrainResult, client: MlflowClient
+) -> None:
+    assert (project / "mlflow.db").is_file(), "default store is SQLite in the project folder"
+    version = client.get_model_version_by_alias(MODEL_NAME, CHALLENGER)
+    assert str(version.version) == first.model_version
+    assert version.tags["contract_version"] == CONTRACT_VERSION
+    assert version.tags["run_id"] == first.run_id
+    run = client.get_run(first.run_id)
+    assert run.data.params["contract_version"] == CONTRACT_VERSION
+    assert len(run.data.params["data.fingerprint_sha256"]) == 64
+    for metric in (
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "ece",
+        "precision_at_5pct",
+        "recall_at_10pct",
+        "true_risk_roc_auc",
+        "roc_auc_gap_to_true_risk",
+        "fairness_passed",
+    ):
+        assert metric in run.data.metrics, metric
+
+
+def test_training_logs_the_artefacts_people_read(first: TrainResult, client: MlflowClient) -> None:
+    names = {item.path for item in client.list_artifacts(first.run_id)}
+    for expected in (
+        "calibration.png",
+        "shap_importance.png",
+        "segments.csv",
+        "fairness.csv",
+        "model_card.md",
+        "metrics.json",
+        "test_set.parquet",
+    ):
+        assert expected in names, expected
+    card = Path(client.download_artifacts(first.run_id, "model_card.md")).read_text()
+    for heading in (
+        "## Intended use",
+        "## Users",
+        "## Data",
+        "## Performance",
+        "## Fairness",
+        "## Limits",
+        "hand_rule",
+        "logistic",
+    ):
+        assert heading in card, heading
+
+
+def test_baselines_are_runs_of_the_same_experiment(
+    first: TrainResult, client: MlflowClient
+) -> None:
+    experiment = client.get_run(first.run_id).info.experiment_id
+    children = client.search_runs(
+        [experiment], filter_string=f"tags.mlflow.parentRunId = '{first.run_id}'"
+    )
+    assert {run.info.run_name for run in children} >= {"hand_rule", "logistic", "lightgbm"}
+
+
+def test_first_promotion_makes_the_champion_and_it_loads_by_alias(
+    first: TrainResult, client: MlflowClient
+) -> None:
+    decision = promote(client)
+    assert decision.promoted, decision.reason
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{CHAMPION}")
+    records = generate_cohort("pirkanmaa", 20, seed=99)
+    # as a booking system sends them: JSON values, nulls for missing
+    assessed = model.predict(pd.DataFrame(as_json_records(records)))
+    assert list(assessed.columns) == list(OUTPUT_COLUMNS)
+    assert assessed["alert_probability"].between(0, 1).all()
+    assert set(assessed["alert_level"]) <= {"none", "raised", "high"}
+    assert promote(client).reason.endswith("is already the champion")
+
+
+def test_a_worse_challenger_is_refused_and_the_champion_stays(
+    first: TrainResult, client: MlflowClient, project: Path
+) -> None:
+    champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version
+    weak = {"n_estimators": 10, "num_leaves": 2, "learning_rate": 0.01, "monotone": False}
+    worse = train(small_config("worse", alert=weak), project_dir=project)
+    decision = promote(client)
+    assert not decision.promoted
+    assert (
+        "does not beat" in decision.reason and f"version {worse.model_version}" in decision.reason
+    )
+    assert client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version == champion
+
+
+def test_an_unfair_challenger_is_refused_naming_the_breach(
+    first: TrainResult, client: MlflowClient, project: Path
+) -> None:
+    strict = {"max_true_positive_rate_difference": 0.0, "max_false_positive_rate_difference": 0.0}
+    train(small_config("strict", fairness=strict), project_dir=project)
+    decision = promote(client)
+    assert not decision.promoted
+    assert "breaches the fairness limits" in decision.reason
+    assert "differs by" in decision.reason
+
+
+def test_cli_compare_prints_the_runs(first: TrainResult, project: Path) -> None:
+    result = CliRunner().invoke(app, ["compare"])
+    assert result.exit_code == 0, result.output
+    assert "hand_rule" in result.output and "logistic" in result.output
+    assert "roc_auc" in result.output
+
+
+def test_cli_promote_refusal_exits_non_zero(first: TrainResult, project: Path) -> None:
+    result = CliRunner().invoke(app, ["promote"])
+    assert result.exit_code == 1
+    assert "challenger" in result.output
+
+
+def test_cli_train_names_the_bad_field_of_a_config(project: Path) -> None:
+    config = project / "bad.yaml"
+    config.write_text("name: bad\nalert:\n  num_leaves: many\n")
+    result = CliRunner().invoke(app, ["train", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "alert.num_leaves" in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_mlflow_models_serve_scores_json_booking_records(
+    first: TrainResult, client: MlflowClient, project: Path
+) -> None:
+    port = _free_port()
+    bin_dir = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri(),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
+    mlflow_cli = shutil.which("mlflow", path=bin_dir) or "mlflow"
+    server = subprocess.Popen(
+        [mlflow_cli, "models", "serve", "-m", f"models:/{MODEL_NAME}@{CHAMPION}",
+         "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
+                    break
+            except OSError:
+                time.sleep(1)
+        else:
+            pytest.fail("mlflow models serve did not answer /ping within 150 s")
+        records = as_json_records(generate_cohort("etela-pohjanmaa", 5, seed=3))
+        records[0]["work_ability_score"] = None
+        records[1].pop("contact_reason")  # an optional field left out
+        body = json.dumps({"dataframe_records": records}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            predictions = json.loads(response.read())["predictions"]
+        assert len(predictions) == 5
+        assert all(0 <= p["alert_probability"] <= 1 for p in predictions)
+        assert all(p["segment_id"].startswith("S") for p in predictions)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

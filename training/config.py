@@ -1,0 +1,106 @@
+"""Training runs as typed, frozen configuration loaded from YAML in ``experiments/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Frozen):
+    """Where training data comes from: a file, or synthetic cohorts generated on the fly."""
+
+    file: Path | None = None
+    regions: tuple[Literal["pirkanmaa", "etela-pohjanmaa"], ...] = ("pirkanmaa", "etela-pohjanmaa")
+    rows_per_region: int = Field(100_000, ge=1_000)
+    seed: int = 0
+    calibration_share: float = Field(0.2, gt=0, lt=0.5)
+    test_share: float = Field(0.2, gt=0, lt=0.5)
+
+
+class AlertModelConfig(_Frozen):
+    n_estimators: int = Field(500, ge=10, le=5_000)
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(7, ge=2, le=1_024)
+    min_child_samples: int = Field(500, ge=1)
+    reg_lambda: float = Field(1.0, ge=0)
+    subsample: float = Field(0.8, gt=0, le=1)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    monotone: bool = True
+    # Platt by default: isotonic plateaus tie the top of the ranking and cost PR AUC (measured).
+    calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
+    logistic_c: float = Field(1.0, gt=0)
+
+
+class SegmentationConfig(_Frozen):
+    candidate_counts: tuple[int, ...] = (3, 4, 5, 6, 7, 8)
+    sample_rows: int = Field(10_000, ge=1_000)
+    bootstrap_refits: int = Field(3, ge=2, le=50)
+
+
+class FairnessLimits(_Frozen):
+    """Largest allowed difference between groups (max minus min over groups of one attribute)."""
+
+    max_true_positive_rate_difference: float = Field(0.20, ge=0, le=1)
+    max_false_positive_rate_difference: float = Field(0.10, ge=0, le=1)
+    min_group_size: int = Field(200, ge=1)
+    #: a true-positive rate is compared only where at least this many clients needed support
+    min_group_positives: int = Field(30, ge=1)
+
+
+class TrainConfig(_Frozen):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    description: str = ""
+    experiment: str = "kykytutka"
+    data: DataConfig = DataConfig()
+    alert: AlertModelConfig = AlertModelConfig()
+    #: Share of bookings a work-ability team can see: the alert threshold is set to flag this share.
+    alert_capacity: float = Field(0.10, gt=0, lt=1)
+    segmentation: SegmentationConfig = SegmentationConfig()
+    fairness: FairnessLimits = FairnessLimits()
+    promotion_metric: Literal["pr_auc", "roc_auc", "recall_at_10pct", "brier"] = "pr_auc"
+    register_model: bool = True
+    #: A small grid: each combination is trained as its own run; the best on validation is registered.
+    search: dict[str, tuple[float, ...]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _whole_numbers_where_needed(self) -> TrainConfig:
+        for name in ("n_estimators", "num_leaves", "min_child_samples"):
+            values = self.search.get(name, ())
+            if any(float(v) != int(v) for v in values):
+                raise ValueError(f"search.{name} takes whole numbers, got {list(values)}")
+        return self
+
+    @model_validator(mode="after")
+    def _search_names_alert_parameters(self) -> TrainConfig:
+        unknown = set(self.search) - set(AlertModelConfig.model_fields)
+        if unknown:
+            raise ValueError(f"search names unknown alert parameters: {sorted(unknown)}")
+        return self
+
+
+class ConfigError(ValueError):
+    """A training configuration that cannot be used; the message names the file and the field."""
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    try:
+        return TrainConfig.model_validate(raw or {})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from exc

@@ -1,0 +1,165 @@
+"""Model quality and fairness measures: pure functions of labels, scores and groups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from fairlearn.metrics import MetricFrame, selection_rate
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+CAPACITIES: tuple[float, ...] = (0.05, 0.10)
+
+
+def capacity_threshold(scores: np.ndarray, capacity: float) -> float:
+    """The score above which ``capacity`` (a share) of bookings would be alerted."""
+    if not 0 < capacity < 1:
+        raise ValueError(f"capacity must be a share between 0 and 1, got {capacity}")
+    return float(np.quantile(scores, 1 - capacity, method="higher"))
+
+
+def expected_calibration_error(y: np.ndarray, probability: np.ndarray, bins: int = 10) -> float:
+    """Mean |observed rate - mean probability| over equal-count bins, weighted by bin size."""
+    order = np.argsort(probability, kind="stable")
+    error = 0.0
+    for chunk in np.array_split(order, bins):
+        if len(chunk):
+            error += len(chunk) * abs(y[chunk].mean() - probability[chunk].mean())
+    return float(error / len(y))
+
+
+def top_share_precision_recall(
+    y: np.ndarray, scores: np.ndarray, share: float
+) -> tuple[float, float]:
+    """Precision and recall when the top ``share`` of bookings by score are alerted (ties broken
+    at random but reproducibly, so that a coarse score like the hand rule is not favoured)."""
+    k = max(1, round(share * len(y)))
+    jitter = np.random.default_rng(0).random(len(y))
+    top = np.lexsort((jitter, -scores))[:k]
+    hits = y[top].sum()
+    return float(hits / k), float(hits / max(1, y.sum()))
+
+
+def classification_metrics(
+    y: np.ndarray,
+    probability: np.ndarray,
+    true_risk: np.ndarray | None = None,
+    capacities: Sequence[float] = CAPACITIES,
+) -> dict[str, float]:
+    y = np.asarray(y, dtype=bool)
+    probability = np.asarray(probability, dtype=float)
+    metrics = {
+        "roc_auc": float(roc_auc_score(y, probability)),
+        "pr_auc": float(average_precision_score(y, probability)),
+        "brier": float(brier_score_loss(y, probability)),
+        "ece": expected_calibration_error(y, probability),
+        "prevalence": float(y.mean()),
+    }
+    for share in capacities:
+        precision, recall = top_share_precision_recall(y, probability, share)
+        label = f"{round(share * 100)}pct"
+        metrics[f"precision_at_{label}"] = precision
+        metrics[f"recall_at_{label}"] = recall
+    if true_risk is not None:
+        best = float(roc_auc_score(y, true_risk))
+        metrics["true_risk_roc_auc"] = best
+        metrics["roc_auc_gap_to_true_risk"] = best - metrics["roc_auc"]
+        metrics["true_risk_pr_auc"] = float(average_precision_score(y, true_risk))
+    return metrics
+
+
+@dataclass(frozen=True)
+class FairnessReport:
+    table: pd.DataFrame  # attribute, group, n, alert_rate, true_positive_rate, false_positive_rate
+    differences: pd.DataFrame  # attribute, metric, difference, limit, passed
+    passed: bool
+
+    def breaches(self) -> list[str]:
+        failed = self.differences[~self.differences["passed"]]
+        return [
+            f"{row.metric} differs by {row.difference:.3f} across {row.attribute} "
+            f"(limit {row.limit:.3f})"
+            for row in failed.itertuples()
+        ]
+
+
+def _true_positive_rate(y: np.ndarray, alert: np.ndarray) -> float:
+    positives = np.asarray(y, dtype=bool)
+    return float(np.asarray(alert, dtype=bool)[positives].mean()) if positives.any() else np.nan
+
+
+def _false_positive_rate(y: np.ndarray, alert: np.ndarray) -> float:
+    negatives = ~np.asarray(y, dtype=bool)
+    return float(np.asarray(alert, dtype=bool)[negatives].mean()) if negatives.any() else np.nan
+
+
+def fairness_report(
+    y: np.ndarray,
+    alert: np.ndarray,
+    groups: pd.DataFrame,
+    max_tpr_difference: float,
+    max_fpr_difference: float,
+    min_group_size: int = 200,
+    min_group_positives: int = 30,
+) -> FairnessReport:
+    """Alert rate, TPR and FPR by group (fairlearn MetricFrame) and the largest gaps against limits.
+
+    Groups smaller than ``min_group_size`` are shown but not used for the differences, and a true-
+    positive rate is compared only for groups with at least ``min_group_positives`` clients who
+    needed support: such rates are too noisy to judge.
+    """
+    y = np.asarray(y, dtype=bool)
+    alert = np.asarray(alert, dtype=bool)
+    tables, differences = [], []
+    limits = {"true_positive_rate": max_tpr_difference, "false_positive_rate": max_fpr_difference}
+    for attribute in groups.columns:
+        frame = MetricFrame(
+            metrics={
+                "n": lambda t, p: len(t),
+                "positives": lambda t, p: int(np.sum(t)),
+                "alert_rate": selection_rate,
+                "true_positive_rate": _true_positive_rate,
+                "false_positive_rate": _false_positive_rate,
+            },
+            y_true=y,
+            y_pred=alert,
+            sensitive_features=groups[attribute].to_numpy(),
+        )
+        by_group = frame.by_group.reset_index(names="group")
+        by_group.insert(0, "attribute", attribute)
+        tables.append(by_group)
+        large = by_group[by_group["n"] >= min_group_size]
+        for metric, limit in limits.items():
+            eligible = (
+                large[large["positives"] >= min_group_positives]
+                if metric == ("true_positive_rate")
+                else large
+            )
+            values = eligible[metric].dropna()
+            gap = float(values.max() - values.min()) if len(values) > 1 else 0.0
+            differences.append(
+                {
+                    "attribute": attribute,
+                    "metric": metric,
+                    "difference": gap,
+                    "limit": limit,
+                    "passed": gap <= limit,
+                }
+            )
+        rates = large["alert_rate"]
+        differences.append(
+            {
+                "attribute": attribute,
+                "metric": "alert_rate",
+                "difference": float(rates.max() - rates.min()) if len(rates) > 1 else 0.0,
+                "limit": float("nan"),
+                "passed": True,  # shown, not limited: base rates of need differ between groups
+            }
+        )
+    table = pd.concat(tables, ignore_index=True)
+    table["n"] = table["n"].astype(int)
+    table["positives"] = table["positives"].astype(int)
+    diff = pd.DataFrame(differences)
+    return FairnessReport(table=table, differences=diff, passed=bool(diff["passed"].all()))

@@ -1,0 +1,185 @@
+"""Training artefacts for people: calibration plot, SHAP importance, the model card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from data_contracts.booking import CONTRACT_VERSION
+from data_contracts.contract import PROTECTED_ATTRIBUTES
+from training.alert import HAND_RULE
+from training.evaluation import FairnessReport
+
+if TYPE_CHECKING:
+    from training.config import TrainConfig
+    from training.segmentation import SegmentationModel
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no screen on servers
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def calibration_plot(y: np.ndarray, probability: np.ndarray, out: Path, bins: int = 10) -> None:
+    plt = _pyplot()
+    order = np.argsort(probability, kind="stable")
+    chunks = [c for c in np.array_split(order, bins) if len(c)]
+    predicted = [probability[c].mean() for c in chunks]
+    observed = [y[c].mean() for c in chunks]
+    figure, axis = plt.subplots(figsize=(5, 5))
+    top = max(max(predicted), max(observed)) * 1.05
+    axis.plot([0, top], [0, top], linestyle="--", color="grey", label="perfect calibration")
+    axis.plot(predicted, observed, marker="o", label="alert model (test set)")
+    axis.set_xlabel("mean predicted probability of need")
+    axis.set_ylabel("observed share needing support")
+    axis.set_title("Calibration, equal-count bins")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(out, dpi=100)
+    plt.close(figure)
+
+
+def shap_importance(contributions: pd.DataFrame, out: Path) -> pd.DataFrame:
+    """Mean |SHAP| per contract field (log-odds), drawn with shap's own summary bar plot."""
+    import shap
+
+    plt = _pyplot()
+    shap.summary_plot(
+        contributions.to_numpy(),
+        feature_names=list(contributions.columns),
+        plot_type="bar",
+        show=False,
+        max_display=len(contributions.columns),
+    )
+    plt.title("Global SHAP importance by booking field (mean |log-odds|)")
+    plt.tight_layout()
+    plt.savefig(out, dpi=100)
+    plt.close("all")
+    importance = contributions.abs().mean().sort_values(ascending=False)
+    return pd.DataFrame({"field": importance.index, "mean_abs_shap": importance.to_numpy()})
+
+
+def _table(frame: pd.DataFrame, digits: int = 3) -> str:
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    rows = []
+    for values in frame.itertuples(index=False):
+        cells = [f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in values]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join([header, rule, *rows])
+
+
+def model_card(
+    *,
+    config: TrainConfig,
+    rows: dict[str, int],
+    fingerprint: str,
+    metrics: dict[str, dict[str, float]],
+    importance: pd.DataFrame,
+    segmentation: SegmentationModel,
+    fairness: FairnessReport,
+    threshold: float,
+) -> str:
+    shown = [
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "ece",
+        "precision_at_5pct",
+        "recall_at_5pct",
+        "precision_at_10pct",
+        "recall_at_10pct",
+    ]
+    comparison = pd.DataFrame(
+        [{"model": name, **{m: values[m] for m in shown}} for name, values in metrics.items()]
+    )
+    best = metrics["lightgbm"]
+    truth = ""
+    if "true_risk_roc_auc" in best:
+        truth = (
+            f"On this synthetic data the best achievable ROC AUC (the generator's `true_risk`) is "
+            f"{best['true_risk_roc_auc']:.3f} and PR AUC {best['true_risk_pr_auc']:.3f}; the model is "
+            f"{best['roc_auc_gap_to_true_risk']:.3f} ROC AUC below it."
+        )
+    segments = segmentation.profile_table()[
+        ["segment_id", "name_fi", "name_en", "share", "need_rate", "support_level", "service_path"]
+    ]
+    verdict = "within" if fairness.passed else "OUTSIDE"
+    breaches = "\n".join(f"- {b}" for b in fairness.breaches()) or "- none"
+    differences = fairness.differences[fairness.differences["metric"] != "alert_rate"]
+    return f"""# Model card: Kykytutka `{config.name}`
+
+## Intended use
+Advisory screening at appointment booking in Finnish health and social services centres: an
+**indicator alert** that a working-age client may need work-ability support, a **client segment**
+with a recommended support level (self-care, consultation, work-ability support team) and a service
+path. Staff decide; the model never decides alone. Not for: denying or rationing services, or any
+use outside booking-time screening.
+
+## Users
+Front-desk staff and work-ability coordinators (through the booking system), data scientists of the
+wellbeing services county (MLflow), auditors (decision records and this card).
+
+## Data
+- Booking-record contract version {CONTRACT_VERSION}; training data fingerprint (SHA-256)
+  `{fingerprint}`.
+- Rows: {rows["train"]:,} train, {rows["calibration"]:,} calibration (isotonic or Platt, data the
+  booster did not see), {rows["test"]:,} test.
+- Source: `{config.data.file or "synthetic cohorts " + ", ".join(config.data.regions)}`. Synthetic
+  data are calibrated to the published TOIKE cohort (docs/synthetic-data.md); they are not real
+  clients.
+- Protected attributes ({", ".join(PROTECTED_ATTRIBUTES)}) and region are **not model inputs**; they
+  are used only to measure fairness below.
+
+## Performance (held-out test set)
+{_table(comparison)}
+
+Baselines: `hand_rule` is today's rule of thumb ({HAND_RULE}); `logistic` is a logistic regression
+on the same features. {truth}
+
+Alert threshold: probability {threshold:.4f}, set so that {config.alert_capacity:.0%} of bookings are
+alerted (the team's capacity), not a fixed 0.5.
+
+## What drives the alert (global SHAP importance, mean |log-odds|)
+{_table(importance.head(10), 4)}
+
+## Segments
+{_table(segments)}
+
+Chosen by silhouette among {list(config.segmentation.candidate_counts)} segments, provided bootstrap
+refits agree (adjusted Rand index):
+
+{_table(segmentation.selection)}
+
+## Fairness (test set, alert at the capacity threshold)
+Limits: true-positive-rate difference at most
+{config.fairness.max_true_positive_rate_difference:.2f}, false-positive-rate difference at most
+{config.fairness.max_false_positive_rate_difference:.2f} between groups of at least
+{config.fairness.min_group_size} clients. Result: **{verdict} limits**.
+
+Breaches:
+{breaches}
+
+{_table(differences)}
+
+Alert rates differ between groups where the need differs (for example by age); rates by group:
+
+{_table(fairness.table)}
+
+## Limits
+- Trained and tested on synthetic data; before any real use it must be retrained and re-validated
+  on the county's own outcomes, and its fairness re-measured there.
+- The outcome is a coordinator's confirmation of need, which reflects who was seen; people who never
+  reached services are under-represented in any real label.
+- Probabilities are calibrated on the training population; a shifted population needs monitoring
+  (drift) and recalibration.
+- Advisory only (EU AI Act high-risk use, Annex III 5(a)): every decision is recorded with model
+  version, inputs and reasons, and staff can override.
+"""

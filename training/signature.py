@@ -1,0 +1,56 @@
+"""The registered model's signature and input example, derived from the contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
+from mlflow.types.schema import AnyType
+
+from data_contracts.contract import BOOKING_COLUMNS, FIELDS_BY_NAME
+from kykytutka.model import OUTPUT_COLUMNS
+
+# The signature names every column of the contract and which may be left out. Types are "any"
+# except for plain text: JSON integers with nulls arrive as float64, typed frames bring pandas
+# categoricals and nullable dtypes, and MLflow's enforcement refuses both (int64 -> double is
+# "unsafe"). The model validates and coerces every value itself against the contract
+# (data_contracts.validation), with errors that name the field and the value.
+_ANY = AnyType()  # type: ignore[no-untyped-call]
+_SIGNATURE_TYPE: dict[str, Any] = {
+    "string": "string",
+    "datetime": _ANY,
+    "category": _ANY,
+    "integer": _ANY,
+    "number": _ANY,
+    "boolean": _ANY,
+}
+_OUTPUT_TYPE = {"alert_probability": "double", "alert": "boolean"}
+
+
+def model_signature() -> ModelSignature:
+    inputs = Schema(
+        [
+            ColSpec(
+                _SIGNATURE_TYPE[FIELDS_BY_NAME[name].kind],
+                name,
+                required=not FIELDS_BY_NAME[name].nullable,
+            )
+            for name in BOOKING_COLUMNS
+        ]
+    )
+    outputs = Schema([ColSpec(_OUTPUT_TYPE.get(name, "string"), name) for name in OUTPUT_COLUMNS])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def as_json_records(records: pd.DataFrame) -> list[dict[str, Any]]:
+    """Booking records as a booking system would send them in JSON (None for missing)."""
+    out = records[list(BOOKING_COLUMNS)].astype(object)
+    out["booking_time"] = records["booking_time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = out.where(pd.notna(out), None)
+    return [{str(k): v for k, v in row.items()} for row in out.to_dict(orient="records")]
+
+
+def input_example(records: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(as_json_records(records), columns=list(BOOKING_COLUMNS))

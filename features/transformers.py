@@ -213,33 +213,68 @@ class BookingFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         check_is_fitted(self, "flagger_")
         _require_model_features(X)
-        out: dict[str, Any] = {}
-        numbers = {
-            name: _as_float(X[name])
-            for name in MODEL_FEATURES
-            if FIELDS_BY_NAME[name].kind in ("integer", "number", "boolean")
-        }
-        out.update(numbers)
+        columns: dict[str, np.ndarray] = {}
         for name in MODEL_FEATURES:
             field = FIELDS_BY_NAME[name]
             if field.kind == "category":
-                out[name] = pd.Categorical(X[name].astype("object"), dtype=field.pandas_dtype)
+                codes = pd.Categorical(X[name].astype("object"), dtype=field.pandas_dtype).codes
+                columns[name] = np.where(codes < 0, np.nan, codes.astype(np.float64))
+            else:
+                columns[name] = _as_float(X[name])
+        derived = self.derive(columns)
+        out: dict[str, Any] = {}
+        for name, values in derived.items():
+            categories = self.output_categories().get(name)
+            if categories is None:
+                out[name] = values
+            else:
+                codes = np.where(np.isnan(values), -1, values).astype(np.int64)
+                out[name] = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories))
+        frame = pd.DataFrame(out, index=X.index)
+        # Always the column order the estimator was fitted with (models pickle that order).
+        fitted_order = getattr(self, "feature_names_out_", None)
+        return frame if fitted_order is None else frame[list(fitted_order)]
 
-        was = numbers["work_ability_score"].reshape(-1, 1)
-        band_codes = band_index(was, self.bander_.edges_).ravel().astype(int)
-        band_codes[band_codes == len(WORK_ABILITY_BANDS) + 1] = len(WORK_ABILITY_BANDS)
-        out["work_ability_band"] = pd.Categorical.from_codes(
-            band_codes, dtype=pd.CategoricalDtype([*WORK_ABILITY_BANDS, NOT_ASKED])
-        )
-        out["work_ability_not_asked"] = np.isnan(numbers["work_ability_score"]).astype(float)
+    def transform_records(self, records: list[dict[str, Any]]) -> np.ndarray:
+        """The same features as ``transform``, for records already validated against the contract
+        (e.g. the API's BookingRecord dumps), as a float matrix in output-column order with
+        categories as their contract codes. Skips pandas: a single record costs microseconds.
+        """
+        check_is_fitted(self, "flagger_")
+        columns: dict[str, np.ndarray] = {}
+        for name in MODEL_FEATURES:
+            raw = [record.get(name) for record in records]
+            categories = FIELDS_BY_NAME[name].categories
+            if categories is not None:
+                index = {value: float(code) for code, value in enumerate(categories)}
+                columns[name] = np.array(
+                    [np.nan if v is None else index[str(v)] for v in raw], dtype=np.float64
+                )
+            else:
+                columns[name] = np.array(
+                    [np.nan if v is None else float(v) for v in raw], dtype=np.float64
+                )
+        derived = self.derive(columns)
+        return np.column_stack([derived[name] for name in self.get_feature_names_out()])
 
-        sources = np.column_stack([numbers[source] for source, _ in self._flags.values()])
+    def derive(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Every output column from the model-feature columns as float arrays (categories as contract
+        codes, missing as NaN). The one place where features are computed."""
+        out: dict[str, np.ndarray] = dict(columns)
+        was = columns["work_ability_score"].reshape(-1, 1)
+        band = band_index(was, self.bander_.edges_).ravel()
+        band[band == len(WORK_ABILITY_BANDS) + 1] = len(WORK_ABILITY_BANDS)  # "not asked"
+        out["work_ability_band"] = band
+        out["work_ability_not_asked"] = np.isnan(columns["work_ability_score"]).astype(float)
+
+        sources = np.column_stack([columns[source] for source, _ in self._flags.values()])
         flags = threshold_flags(sources, self.flagger_.thresholds_)
         for position, name in enumerate(self._flags):
             out[name] = flags[:, position]
 
-        status = X["employment_status"].astype("object").to_numpy()
-        out["out_of_work"] = np.isin(status, OUT_OF_WORK_STATUSES).astype(float)
+        statuses = FIELDS_BY_NAME["employment_status"].categories or ()
+        out_of_work_codes = [float(statuses.index(s)) for s in OUT_OF_WORK_STATUSES]
+        out["out_of_work"] = np.isin(columns["employment_status"], out_of_work_codes).astype(float)
         # Counts treat a missing part as absent: "not recorded" is not evidence of a situation.
         out["prolonged_situations"] = (
             np.nan_to_num(out["long_term_unemployed"])
@@ -247,11 +282,22 @@ class BookingFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             + np.nan_to_num(out["prolonged_complaint"])
         )
         out["psychosocial_concerns"] = (
-            np.nan_to_num(numbers["mental_health_concern"])
-            + np.nan_to_num(numbers["substance_use_concern"])
-            + np.nan_to_num(numbers["financial_difficulties"])
+            np.nan_to_num(columns["mental_health_concern"])
+            + np.nan_to_num(columns["substance_use_concern"])
+            + np.nan_to_num(columns["financial_difficulties"])
         )
-        return pd.DataFrame(out, index=X.index)
+        return out
+
+    @staticmethod
+    def output_categories() -> dict[str, list[str]]:
+        """The categories of each categorical output column, in code order."""
+        categories = {
+            name: list(FIELDS_BY_NAME[name].categories or ())
+            for name in MODEL_FEATURES
+            if FIELDS_BY_NAME[name].kind == "category"
+        }
+        categories["work_ability_band"] = [*WORK_ABILITY_BANDS, NOT_ASKED]
+        return categories
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "feature_names_out_")
@@ -260,8 +306,8 @@ class BookingFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     @property
     def categorical_features(self) -> list[str]:
         """Output columns that are pandas categoricals (for LightGBM's categorical_feature)."""
-        frame = self.transform(_empty_booking_frame())
-        return [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+        categorical = self.output_categories()
+        return [str(c) for c in self.get_feature_names_out() if c in categorical]
 
     def monotone_constraints(self) -> list[int]:
         """LightGBM monotone constraints, one per output column, from MONOTONE_DIRECTIONS."""

@@ -92,3 +92,48 @@ class KykytutkaModel(PythonModel):
             },
             index=index,
         )
+
+
+@dataclass
+class RecordAssessment:
+    """One assessed record with everything an explanation needs."""
+
+    probability: float
+    raw_score: float
+    base_value: float
+    #: SHAP contributions summed back to contract fields (log-odds)
+    contributions: dict[str, float]
+    segment_id: str
+
+
+def assess_records(model: KykytutkaModel, records: list[dict[str, Any]]) -> list[RecordAssessment]:
+    """The fast path for validated records (API request bodies): no pandas, same features and
+    models as ``KykytutkaModel.assess``; the raw score equals base value plus contributions."""
+    from features.transformers import source_fields
+
+    features = model.alert.features.transform_records(records)
+    contributions = model.alert.contributions_matrix(features)
+    raw = contributions.sum(axis=1)
+    probability = model.alert.calibrate(raw)
+    names = list(model.alert.features.get_feature_names_out())
+    columns = {name: features[:, position] for position, name in enumerate(names)}
+    segment_ids = model.segmentation.assign_features(columns)
+    assessed = []
+    for row in range(len(records)):
+        by_field: dict[str, float] = {}
+        for position, name in enumerate(model.alert.feature_names):
+            sources = source_fields(name)
+            for source in sources:
+                by_field[source] = by_field.get(source, 0.0) + float(
+                    contributions[row, position] / len(sources)
+                )
+        assessed.append(
+            RecordAssessment(
+                probability=float(probability[row]),
+                raw_score=float(raw[row]),
+                base_value=float(contributions[row, -1]),
+                contributions=by_field,
+                segment_id=str(segment_ids[row]),
+            )
+        )
+    return assessed

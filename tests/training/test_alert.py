@@ -131,3 +131,36 @@ def test_contributions_sum_to_the_raw_score_and_name_contract_fields(
     np.testing.assert_allclose(contributions.sum(axis=1), alert_model.raw_score(sample), atol=1e-9)
     assert "work_ability_score" in contributions
     assert not {"sex", "first_language", "age", "client_ref"} & set(contributions.columns)
+
+
+@pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
+def test_direct_calibration_equals_the_fitted_calibrator(
+    alert_model: AlertModel, sample: pd.DataFrame, method: str
+) -> None:
+    from training.alert import _fit_calibrator
+
+    raw = alert_model.raw_score(sample)
+    y = sample["needs_support"].to_numpy(dtype=bool)
+    calibrator = _fit_calibrator(raw, y, method)
+    model = AlertModel(alert_model.features, alert_model.booster, calibrator, method)
+    expected = (
+        calibrator.predict(raw)
+        if method == "isotonic"
+        else calibrator.predict_proba(raw.reshape(-1, 1))[:, 1]
+    )
+    np.testing.assert_allclose(model.calibrate(raw), expected, atol=1e-12)
+
+
+def test_record_fast_path_equals_the_frame_path(
+    alert_model: AlertModel, sample: pd.DataFrame
+) -> None:
+    from data_contracts.contract import BOOKING_COLUMNS
+    from training.signature import as_json_records
+
+    records = [
+        BookingRecord.model_validate(r).model_dump()
+        for r in as_json_records(sample[list(BOOKING_COLUMNS)])
+    ]
+    features = alert_model.features.transform_records(records)
+    contributions = alert_model.contributions_matrix(features)
+    np.testing.assert_allclose(contributions.sum(axis=1), alert_model.raw_score(sample), atol=1e-9)

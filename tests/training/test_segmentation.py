@@ -17,7 +17,12 @@ from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
 from synthetic.cohort import generate_cohort
-from training.segmentation import SUPPORT_LEVELS, SegmentationModel, fit_segmentation
+from training.segmentation import (
+    SUPPORT_LEVELS,
+    SegmentationModel,
+    fit_segmentation,
+    segment_matrix,
+)
 
 CANDIDATES = (3, 4, 5)
 SAMPLE_ROWS = 5_000
@@ -306,3 +311,20 @@ def test_service_path_starts_with_the_recommended_level(model: SegmentationModel
             assert not segment.service_path[0].startswith(tuple(first_steps.values()))
         else:
             assert segment.service_path[0].startswith(expected)
+
+
+def test_direct_assignment_equals_kmeans_predict() -> None:
+    records = pd.concat(
+        [generate_cohort("pirkanmaa", 6_000, 21), generate_cohort("etela-pohjanmaa", 3_000, 21)],
+        ignore_index=True,
+    )
+    y = records["needs_support"].to_numpy(dtype=bool)
+    model = fit_segmentation(
+        records, y, records["support_level"].astype(object), candidates=(3, 4), sample_rows=2_000,
+        refits=2, seed=0,
+    )  # fmt: skip
+    table = model.features.transform(records)
+    expected = np.asarray(model.ids, dtype=object)[
+        model.kmeans.predict(model.scaler.transform(segment_matrix(table, model.medians)))
+    ]
+    np.testing.assert_array_equal(model.assign(records), expected)

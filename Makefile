@@ -8,6 +8,8 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 DATA ?= data
+STATE := .kykytutka
+PORT ?= 8000
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Evidently and MLflow must never phone home from this service.
@@ -15,7 +17,7 @@ export DO_NOT_TRACK := 1
 export EVIDENTLY_DISABLE_TELEMETRY := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: help install demo test lint typecheck format unit bench-synth bench-train docs
+.PHONY: help install demo test lint typecheck format unit bench-synth bench-train docs serve-demo stop
 
 help:
 	@echo "make demo   install everything and run the main job end to end on embedded defaults"
@@ -37,6 +39,21 @@ demo: install
 	$(BIN)/kykytutka train --config experiments/default.yaml
 	$(BIN)/kykytutka promote || echo "(promotion refused, the champion stays: see the reason above)"
 	$(BIN)/kykytutka compare
+	$(MAKE) --no-print-directory serve-demo
+
+# Starts the API in the background (it keeps running; `make stop` ends it) and shows one request.
+serve-demo: install
+	mkdir -p $(STATE)
+	$(BIN)/kykytutka secrets --out $(STATE)/service.env
+	test -s $(STATE)/demo-booking.key || $(BIN)/kykytutka apikey --name demo-booking-system --role booking-system > $(STATE)/demo-booking.key
+	chmod 600 $(STATE)/demo-booking.key
+	-$(MAKE) --no-print-directory stop
+	set -a; . $(STATE)/service.env; set +a; nohup $(BIN)/kykytutka serve --port $(PORT) > $(STATE)/serve.log 2>&1 & echo $$! > $(STATE)/serve.pid
+	$(BIN)/python -m serving.sample http://127.0.0.1:$(PORT) $(STATE)/demo-booking.key
+	@echo "The API runs on http://127.0.0.1:$(PORT) (docs: /docs, log: $(STATE)/serve.log); stop it with: make stop"
+
+stop:
+	@if [ -f $(STATE)/serve.pid ]; then kill $$(cat $(STATE)/serve.pid) 2>/dev/null || true; rm -f $(STATE)/serve.pid; fi
 
 lint: install
 	$(BIN)/ruff check .

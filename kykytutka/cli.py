@@ -205,5 +205,72 @@ def compare(
     typer.echo(table.to_string(index=False))
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Start the scoring API (FastAPI under uvicorn); it loads models:/kykytutka@champion."""
+    import logging
+
+    import uvicorn
+    from pydantic import ValidationError
+
+    from serving.settings import ServiceSettings
+
+    try:
+        ServiceSettings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"KYKYTUTKA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise _fail(f"cannot start: {problems}") from None
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    uvicorn.run(
+        "serving.app:create_app", factory=True, host=host, port=port, workers=workers,
+        log_level="warning",
+    )  # fmt: skip
+
+
+@app.command()
+def apikey(
+    name: Annotated[str, typer.Option(help="Who the key is for, e.g. the booking system's name.")],
+    role: Annotated[str, typer.Option(help="booking-system, auditor or coordinator.")],
+) -> None:
+    """Create an API key: only its hash is stored; the key is printed once."""
+    from serving.security import Role, create_key
+    from serving.settings import STATE_DIR
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        roles = ", ".join(r.value for r in Role)
+        raise _fail(f"--role: unknown role {role!r}; use {roles}") from None
+    import os
+
+    path = Path(os.environ.get("KYKYTUTKA_API_KEYS_FILE", STATE_DIR / "api-keys.json"))
+    typer.echo(create_key(path, name, chosen))
+
+
+@app.command()
+def secrets(
+    out: Annotated[Path, typer.Option(help="Environment file to write.")] = Path(
+        ".kykytutka/service.env"
+    ),
+) -> None:
+    """Write a new pseudonymisation key to an environment file (kept if it already exists)."""
+    import secrets as random_secrets
+
+    if out.is_file():
+        typer.echo(f"{out} exists; kept")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(f"KYKYTUTKA_PSEUDONYM_KEY={random_secrets.token_urlsafe(48)}\n")
+    out.chmod(0o600)
+    typer.echo(f"wrote {out}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()

@@ -1,0 +1,465 @@
+"""The scoring API for booking systems, with an audit trail for auditors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from data_contracts.booking import CONTRACT_VERSION, BookingRecord
+from kykytutka.model import assess_records
+from serving.audit import AuditStore, AuditUnavailable, now, pseudonymise
+from serving.explain import choose_language, reasons
+from serving.models import LoadedModel, ModelNotAvailable, load_model, resolve_version
+from serving.security import Caller, KeyRing, Role
+from serving.settings import ServiceSettings
+from training.tracking import use_tracking
+
+log = logging.getLogger("kykytutka.serving")
+
+
+# -- request and response models ---------------------------------------------------------------
+
+
+class BatchRequest(BaseModel):
+    records: list[BookingRecord] = Field(min_length=1)
+
+
+class SegmentOut(BaseModel):
+    id: str
+    name: str
+    name_fi: str
+    name_en: str
+    support_level: str
+    service_path: list[str]
+
+
+class ReasonOut(BaseModel):
+    field: str
+    value: Any
+    contribution: float  # log-odds
+    direction: str
+    text: str
+
+
+class ModelOut(BaseModel):
+    name: str
+    version: str
+    contract_version: str
+
+
+class Assessment(BaseModel):
+    decision_id: str
+    booking_id: str
+    decided_at: str
+    alert: bool
+    alert_level: str
+    alert_probability: float
+    segment: SegmentOut
+    reasons: list[ReasonOut]
+    base_value: float  # log-odds; plus all contributions equals raw_score
+    raw_score: float
+    language: str
+    model: ModelOut
+
+
+class BatchResponse(BaseModel):
+    assessments: list[Assessment]
+
+
+# -- metrics ---------------------------------------------------------------------------------------
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "kykytutka_requests", "HTTP requests", ["route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "kykytutka_request_seconds",
+            "Request latency",
+            ["route"],
+            buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.assessments = Counter(
+            "kykytutka_assessments", "Assessments by segment", ["segment"], registry=self.registry
+        )
+        self.alerts = Counter(
+            "kykytutka_alerts", "Raised alerts by segment", ["segment"], registry=self.registry
+        )
+
+
+# -- request size limit ----------------------------------------------------------------------------
+
+
+class BodyLimit:
+    """Refuse bodies over ``limit`` bytes with 413, whether or not Content-Length is sent."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _too_large(send, self.limit)
+            return
+        received = 0
+
+        async def counting() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counting, send)
+        except _BodyTooLarge:
+            await _too_large(send, self.limit)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps({"detail": f"request body over {limit} bytes"}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+# -- credentials -----------------------------------------------------------------------------------
+
+
+def caller(
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> Caller:
+    key = x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        key = authorization[7:].strip()
+    if not key:
+        raise HTTPException(401, "credentials required", {"WWW-Authenticate": "Bearer"})
+    found: Caller | None = request.app.state.keys.identify(key)
+    if found is None:
+        raise HTTPException(401, "unknown credentials", {"WWW-Authenticate": "Bearer"})
+    return found
+
+
+def role(required: Role) -> Callable[[Caller], Caller]:
+    def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
+        if who.role != required:
+            raise HTTPException(403, f"the role {who.role.value} may not do this")
+        return who
+
+    return check
+
+
+BookingSystem = Annotated[Caller, Depends(role(Role.BOOKING_SYSTEM))]
+Auditor = Annotated[Caller, Depends(role(Role.AUDITOR))]
+
+
+# -- the app ---------------------------------------------------------------------------------------
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """The app; settings from the environment unless given (uvicorn calls this as a factory)."""
+    config = settings or ServiceSettings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = config
+        app.state.keys = KeyRing.load(config.api_keys_file)
+        app.state.audit = AuditStore(config.audit_url)
+        app.state.metrics = Metrics()
+        app.state.loaded = None
+        use_tracking()  # MLFLOW_TRACKING_URI, else ./mlflow.db: set by the job, never on import
+        try:
+            app.state.loaded = load_model(config.model_uri, config.model_cache_dir)
+            _log("model_loaded", version=app.state.loaded.version, source=app.state.loaded.source)
+        except ModelNotAvailable as exc:
+            _log("model_missing", error=str(exc))
+        watcher = None
+        if config.model_poll_seconds > 0:
+            watcher = asyncio.create_task(_watch_champion(app, config))
+        yield
+        if watcher is not None:
+            watcher.cancel()
+        app.state.audit.engine.dispose()
+
+    app = FastAPI(
+        title="Kykytutka",
+        version=CONTRACT_VERSION,
+        summary="Work-ability support alerts, client segments and reasons at appointment booking.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def contract_violation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for error in exc.errors():
+            location = [str(p) for p in error.get("loc", ()) if p != "body"]
+            field = ".".join(location).replace(".records.", "records.") or "body"
+            errors.append(
+                {
+                    "field": field,
+                    "value": _json_safe(error.get("input")),
+                    "problem": error.get("msg", "invalid"),
+                }
+            )
+        return JSONResponse(
+            status_code=422,
+            content={"detail": "the request breaks the booking-record contract", "errors": errors},
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, never a user's mistake: logged with its type, answered without a traceback.
+        _log("internal_error", route=request.url.path, error=type(exc).__name__)
+        return JSONResponse(status_code=500, content={"detail": "internal error"})
+
+    @app.middleware("http")
+    async def observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics: Metrics | None = getattr(request.app.state, "metrics", None)
+        if metrics is not None:
+            metrics.requests.labels(path, str(response.status_code)).inc()
+            metrics.latency.labels(path).observe(time.perf_counter() - started)
+        return response
+
+    @app.post("/v1/assessments", response_model=Assessment, tags=["assessments"])
+    def assess(
+        record: BookingRecord,
+        request: Request,
+        who: BookingSystem,
+        accept_language: Annotated[str | None, Header()] = None,
+    ) -> Assessment:
+        """Assess one booking: alert, level, probability, segment and the top reasons."""
+        return _assess(request, [record], choose_language(accept_language))[0]
+
+    @app.post("/v1/assessments:batch", response_model=BatchResponse, tags=["assessments"])
+    def assess_batch(
+        batch: BatchRequest,
+        request: Request,
+        who: BookingSystem,
+        accept_language: Annotated[str | None, Header()] = None,
+    ) -> BatchResponse:
+        """Assess up to ``max_batch`` bookings at once (all are audited before the answer)."""
+        limit = request.app.state.settings.max_batch
+        if len(batch.records) > limit:
+            _refuse("records", len(batch.records), f"at most {limit} records in one batch")
+        seen: set[str] = set()
+        for position, record in enumerate(batch.records):
+            if record.booking_id in seen:
+                _refuse(f"records.{position}.booking_id", record.booking_id, "duplicated in batch")
+            seen.add(record.booking_id)
+        return BatchResponse(
+            assessments=_assess(request, batch.records, choose_language(accept_language))
+        )
+
+    @app.get("/v1/assessments/{decision_id}", tags=["audit"])
+    def read_decision(decision_id: str, request: Request, who: Auditor) -> dict[str, Any]:
+        """For auditors: what was decided, from which inputs, by which model, and why."""
+        try:
+            uuid.UUID(decision_id)
+        except ValueError:
+            _refuse("decision_id", decision_id, "not a decision id (UUID)")
+        row: dict[str, Any] | None = request.app.state.audit.get(decision_id)
+        if row is None:
+            raise HTTPException(404, f"no decision {decision_id}")
+        row["decided_at"] = row["decided_at"].isoformat()
+        return row
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    def readyz(request: Request) -> JSONResponse:
+        loaded: LoadedModel | None = request.app.state.loaded
+        audit_ok = request.app.state.audit.ping()
+        ready = loaded is not None and audit_ok
+        body = {
+            "ready": ready,
+            "model_version": loaded.version if loaded else None,
+            "model_source": loaded.source if loaded else None,
+            "audit_store": "ok" if audit_ok else "unavailable",
+        }
+        return JSONResponse(status_code=200 if ready else 503, content=body)
+
+    @app.get("/metrics", tags=["operations"])
+    def metrics(request: Request) -> Response:
+        return Response(
+            generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+        )
+
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    return app
+
+
+def _assess(request: Request, records: list[BookingRecord], language: str) -> list[Assessment]:
+    state = request.app.state
+    loaded: LoadedModel | None = state.loaded  # this request keeps this model, whatever happens
+    if loaded is None:
+        raise HTTPException(503, "no model loaded yet")
+    settings: ServiceSettings = state.settings
+    model = loaded.model
+    dumped = [record.model_dump(mode="json") for record in records]
+    numeric = [record.model_dump() for record in records]
+    results = assess_records(model, numeric)
+    decided_at = now()
+    assessments, rows = [], []
+    key = settings.pseudonym_key.get_secret_value()
+    for record, values, result in zip(dumped, numeric, results, strict=True):
+        segment = model.segmentation.segments[result.segment_id]
+        level = str(model.alert_level(_array(result.probability))[0])
+        alert = result.probability >= model.metadata.alert_threshold
+        name = segment.name_fi if language == "fi" else segment.name_en
+        assessment = Assessment(
+            decision_id=str(uuid.uuid4()),
+            booking_id=record["booking_id"],
+            decided_at=decided_at.isoformat(),
+            alert=alert,
+            alert_level=level,
+            alert_probability=round(result.probability, 6),
+            segment=SegmentOut(
+                id=segment.id,
+                name=name,
+                name_fi=segment.name_fi,
+                name_en=segment.name_en,
+                support_level=segment.support_level,
+                service_path=segment.service_path,
+            ),
+            reasons=[
+                ReasonOut(**r)
+                for r in reasons(result.contributions, values, language, settings.top_reasons)
+            ],
+            base_value=result.base_value,
+            raw_score=result.raw_score,
+            language=language,
+            model=ModelOut(
+                name=loaded.name, version=loaded.version, contract_version=CONTRACT_VERSION
+            ),
+        )
+        inputs = {**record, "client_ref": None}
+        output = assessment.model_dump(mode="json")
+        output["contributions"] = result.contributions
+        rows.append(
+            {
+                "decision_id": assessment.decision_id,
+                "decided_at": decided_at,
+                "client_ref_hash": pseudonymise(record["client_ref"], key),
+                "booking_id": record["booking_id"],
+                "model_name": loaded.name,
+                "model_version": loaded.version,
+                "contract_version": CONTRACT_VERSION,
+                "alert_probability": result.probability,
+                "alert": alert,
+                "segment_id": segment.id,
+                "inputs": inputs,
+                "output": output,
+            }
+        )
+        assessments.append(assessment)
+    try:
+        state.audit.record(rows)  # before the answer: no decision goes unlogged
+    except AuditUnavailable as exc:
+        _log("audit_unavailable", error=str(exc)[:200])
+        raise HTTPException(
+            503, "the audit store cannot be written; no decision was made"
+        ) from None
+    for assessment in assessments:
+        state.metrics.assessments.labels(assessment.segment.id).inc()
+        if assessment.alert:
+            state.metrics.alerts.labels(assessment.segment.id).inc()
+        _log(
+            "assessment",
+            decision_id=assessment.decision_id,
+            model_version=loaded.version,
+            alert=assessment.alert,
+            segment=assessment.segment.id,
+        )
+    return assessments
+
+
+async def _watch_champion(app: FastAPI, settings: ServiceSettings) -> None:
+    """Swap in a new champion when the alias moves; a failed load keeps the current model."""
+    while True:
+        await asyncio.sleep(settings.model_poll_seconds)
+        current: LoadedModel | None = app.state.loaded
+        version = await asyncio.to_thread(resolve_version, settings.model_uri)
+        if version is None or (current is not None and current.version == version):
+            continue
+        try:
+            app.state.loaded = await asyncio.to_thread(
+                load_model, settings.model_uri, settings.model_cache_dir
+            )
+            _log("model_swapped", version=version)
+        except Exception as exc:  # keep serving the model we have
+            _log("model_swap_failed", version=version, error=type(exc).__name__)
+
+
+def _refuse(field: str, value: Any, problem: str) -> None:
+    raise HTTPException(
+        422,
+        {
+            "detail": "the request breaks the booking-record contract",
+            "errors": [{"field": field, "value": _json_safe(value), "problem": problem}],
+        },
+    )
+
+
+def _json_safe(value: Any) -> Any:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return value
+
+
+def _array(value: float) -> Any:
+    import numpy as np
+
+    return np.array([value])
+
+
+def _log(event: str, **fields: Any) -> None:
+    # Structured JSON; never a client reference, never free text from a request.
+    log.info(json.dumps({"event": event, **fields}, default=str))

@@ -1,0 +1,38 @@
+"""The service's one configuration, read from the environment (prefix KYKYTUTKA_) once at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDERS = {"changeme", "change-me", "secret", "password", "default", "example", "test"}
+STATE_DIR = Path(".kykytutka")
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KYKYTUTKA_", frozen=True, extra="ignore")
+
+    model_uri: str = "models:/kykytutka@champion"
+    #: local copies of loaded models, so the service starts when the tracking server is down
+    model_cache_dir: Path = STATE_DIR / "models"
+    #: how often to look whether the champion alias has moved (0: never)
+    model_poll_seconds: float = Field(30.0, ge=0)
+    #: SQLAlchemy URL: sqlite:///... by default, postgresql+psycopg://... in production
+    audit_url: str = f"sqlite:///{STATE_DIR / 'audit.db'}"
+    #: keyed hash of client references before they are stored
+    pseudonym_key: SecretStr = Field(min_length=32)
+    #: hashed API keys with roles (``kykytutka apikey`` writes it)
+    api_keys_file: Path = STATE_DIR / "api-keys.json"
+    max_body_bytes: int = Field(1_000_000, ge=1_024)
+    max_batch: int = Field(1_000, ge=1)
+    top_reasons: int = Field(4, ge=1, le=10)
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _refuse_placeholder(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if secret.lower() in PLACEHOLDERS or len(set(secret)) < 8:
+            raise ValueError("is a placeholder; generate one with `kykytutka secrets`")
+        return value

@@ -1,0 +1,215 @@
+"""The scoring API over real HTTP (uvicorn): assessments, reasons, audit, roles, failures."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from data_contracts.booking import CONTRACT_VERSION
+from synthetic.cohort import generate_cohort
+from tests.serving.conftest import Service
+from training.signature import as_json_records
+
+RECORDS = as_json_records(generate_cohort("pirkanmaa", 40, seed=5))
+
+
+def record(**changes: Any) -> dict[str, Any]:
+    return {**RECORDS[0], **changes}
+
+
+def test_an_assessment_has_alert_segment_reasons_and_versions(service: Service) -> None:
+    status, body = service.call("POST", "/v1/assessments", record())
+    assert status == 200, body
+    assert isinstance(body["alert"], bool)
+    assert body["alert_level"] in ("none", "raised", "high")
+    assert 0 <= body["alert_probability"] <= 1
+    assert body["segment"]["id"].startswith("S")
+    assert body["segment"]["support_level"] in ("self_care", "consultation", "team")
+    assert body["segment"]["service_path"]
+    assert body["model"] == {
+        "name": "kykytutka",
+        "version": "1",
+        "contract_version": CONTRACT_VERSION,
+    }
+    assert 1 <= len(body["reasons"]) <= 4
+    assert body["language"] == "fi"
+
+
+def test_base_value_plus_contributions_equals_the_raw_score(service: Service) -> None:
+    status, body = service.call("POST", "/v1/assessments", record(booking_id="sum-check"))
+    assert status == 200
+    _, stored = service.call("GET", f"/v1/assessments/{body['decision_id']}", role="auditor")
+    contributions = stored["output"]["contributions"]
+    assert set(contributions) <= set(RECORDS[0])  # contract fields, not encoded columns
+    assert body["base_value"] + sum(contributions.values()) == pytest.approx(
+        body["raw_score"], abs=1e-9
+    )
+
+
+@pytest.mark.parametrize(
+    ("accept", "language", "verb"),
+    [
+        (None, "fi", "tuen tarvetta"),
+        ("sv-FI,sv;q=0.9", "sv", "stödbehovet"),
+        ("en-GB,en;q=0.8", "en", "the need for support"),
+        ("de, en;q=0.5", "en", "the need for support"),
+    ],
+)
+def test_reasons_speak_the_language_asked_for(
+    service: Service, accept: str | None, language: str, verb: str
+) -> None:
+    headers = {"Accept-Language": accept} if accept else {}
+    status, body = service.call("POST", "/v1/assessments", record(), headers=headers)
+    assert status == 200
+    assert body["language"] == language
+    assert all(verb in reason["text"] for reason in body["reasons"])
+
+
+def test_a_work_ability_reason_reads_like_the_front_desk_expects(service: Service) -> None:
+    low = record(work_ability_score=3, booking_id="was-3")
+    status, body = service.call("POST", "/v1/assessments", low)
+    assert status == 200
+    texts = [r["text"] for r in body["reasons"] if r["field"] == "work_ability_score"]
+    assert texts == ["Itsearvioitu työkyky 3/10 (heikko) nostaa tuen tarvetta"]
+
+
+def test_the_auditor_sees_inputs_output_reasons_and_model_but_no_client_reference(
+    service: Service,
+) -> None:
+    status, body = service.call("POST", "/v1/assessments", record(booking_id="audit-1"))
+    assert status == 200
+    status, stored = service.call("GET", f"/v1/assessments/{body['decision_id']}", role="auditor")
+    assert status == 200
+    assert stored["model_version"] == "1" and stored["contract_version"] == CONTRACT_VERSION
+    assert stored["inputs"]["client_ref"] is None
+    assert len(stored["client_ref_hash"]) == 64
+    assert RECORDS[0]["client_ref"] not in json.dumps(stored)
+    assert stored["output"]["reasons"] == body["reasons"]
+    assert stored["inputs"]["work_ability_score"] == RECORDS[0]["work_ability_score"]
+
+
+def test_a_batch_is_assessed_and_audited(service: Service) -> None:
+    status, body = service.call("POST", "/v1/assessments:batch", {"records": RECORDS[1:11]})
+    assert status == 200, body
+    assert [a["booking_id"] for a in body["assessments"]] == [
+        r["booking_id"] for r in RECORDS[1:11]
+    ]
+    for assessment in body["assessments"][:3]:
+        status, _ = service.call(
+            "GET", f"/v1/assessments/{assessment['decision_id']}", role="auditor"
+        )
+        assert status == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "role", "expected"),
+    [
+        ("/v1/assessments", None, 401),
+        ("/v1/assessments", "auditor", 403),
+        ("/v1/assessments", "coordinator", 403),
+    ],
+)
+def test_roles_guard_assessing(
+    service: Service, path: str, role: str | None, expected: int
+) -> None:
+    status, _ = service.call("POST", path, record(), role=role)
+    assert status == expected
+
+
+def test_an_unknown_key_is_refused(service: Service) -> None:
+    status, _ = service.call(
+        "POST", "/v1/assessments", record(), role=None, headers={"X-API-Key": "kyk_not-a-key"}
+    )
+    assert status == 401
+
+
+def test_a_booking_system_cannot_read_decisions(service: Service) -> None:
+    status, body = service.call("POST", "/v1/assessments", record(booking_id="role-2"))
+    assert status == 200
+    status, _ = service.call("GET", f"/v1/assessments/{body['decision_id']}")
+    assert status == 403
+    status, _ = service.call("GET", f"/v1/assessments/{body['decision_id']}", role=None)
+    assert status == 401
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "value"),
+    [
+        ({"work_ability_score": 11}, "work_ability_score", 11),
+        ({"age": -3}, "age", -3),
+        ({"employment_status": "retired"}, "employment_status", "retired"),
+        ({"age": "forty"}, "age", "forty"),
+        ({"client_ref": "131052-308T"}, "client_ref", "131052-308T"),
+        ({"free_text": "feels low"}, "free_text", "feels low"),
+    ],
+)
+def test_contract_violations_are_422_naming_field_and_value(
+    service: Service, changes: dict[str, Any], field: str, value: Any
+) -> None:
+    status, body = service.call("POST", "/v1/assessments", record(**changes))
+    assert status == 422
+    assert {"field": field, "value": value} in [
+        {"field": e["field"], "value": e["value"]} for e in body["errors"]
+    ]
+
+
+def test_a_missing_required_field_is_named(service: Service) -> None:
+    incomplete = record()
+    incomplete.pop("employment_status")
+    status, body = service.call("POST", "/v1/assessments", incomplete)
+    assert status == 422
+    assert body["errors"][0]["field"] == "employment_status"
+
+
+@pytest.mark.parametrize(
+    "raw", [b"{not json", b"[]", b"null", b'"text"', b"\xff\xfe", b'{"age": {"deep": [1, 2]}}']
+)
+def test_junk_bodies_are_422_never_500(service: Service, raw: bytes) -> None:
+    status, _ = service.call("POST", "/v1/assessments", raw=raw)
+    assert status == 422
+
+
+def test_batch_failures_are_named(service: Service) -> None:
+    duplicated = [RECORDS[0], RECORDS[0]]
+    status, body = service.call("POST", "/v1/assessments:batch", {"records": duplicated})
+    assert status == 422
+    assert body["detail"]["errors"][0]["field"] == "records.1.booking_id"
+    bad = [RECORDS[0], {**RECORDS[1], "work_ability_score": 12}]
+    status, body = service.call("POST", "/v1/assessments:batch", {"records": bad})
+    assert status == 422
+    assert body["errors"][0]["field"] == "records.1.work_ability_score"
+    status, body = service.call("POST", "/v1/assessments:batch", {"records": []})
+    assert status == 422
+
+
+def test_too_many_records_or_bytes_are_refused(service: Service) -> None:
+    many = [{**RECORDS[i % 40], "booking_id": f"many-{i}"} for i in range(51)]
+    payload = {"records": many}
+    assert len(json.dumps(payload)) < 65_536  # under the byte limit: max_batch (50) must refuse
+    status, body = service.call("POST", "/v1/assessments:batch", payload)
+    assert status == 422
+    assert body["detail"]["errors"][0]["field"] == "records"
+    status, _ = service.call("POST", "/v1/assessments", raw=b"{" + b" " * 70_000 + b"}")
+    assert status == 413
+
+
+def test_a_malformed_decision_id_is_422_and_an_unknown_one_404(service: Service) -> None:
+    status, _ = service.call("GET", "/v1/assessments/not-a-uuid", role="auditor")
+    assert status == 422
+    status, _ = service.call(
+        "GET", "/v1/assessments/00000000-0000-4000-8000-000000000000", role="auditor"
+    )
+    assert status == 404
+
+
+def test_operations_endpoints(service: Service) -> None:
+    assert service.call("GET", "/healthz", role=None) == (200, {"status": "ok"})
+    status, ready = service.call("GET", "/readyz", role=None)
+    assert status == 200 and ready["model_version"] == "1" and ready["audit_store"] == "ok"
+    service.call("POST", "/v1/assessments", record(booking_id="metrics-1"))
+    status, text = service.call("GET", "/metrics", role=None)
+    assert status == 200
+    assert "kykytutka_assessments_total" in text
+    assert 'kykytutka_request_seconds_bucket{le="0.02",route="/v1/assessments"}' in text

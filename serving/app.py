@@ -9,7 +9,8 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, NoReturn
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,13 +22,21 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from data_contracts.booking import CONTRACT_VERSION, BookingRecord
 from kykytutka.model import assess_records
 from serving.audit import AuditStore, AuditUnavailable, now, pseudonymise
 from serving.explain import choose_language, reasons
+from serving.interop import (
+    SERVICE_ID,
+    HookRequestError,
+    booking_record_from_hook,
+    card,
+    discovery,
+    risk_assessment,
+)
 from serving.models import LoadedModel, ModelNotAvailable, load_model, resolve_version
 from serving.security import Caller, KeyRing, Role
 from serving.settings import ServiceSettings
@@ -37,6 +46,28 @@ log = logging.getLogger("kykytutka.serving")
 
 
 # -- request and response models ---------------------------------------------------------------
+
+
+class OverrideCoding(BaseModel):
+    code: str = Field(max_length=64)
+    system: str | None = None
+    display: str | None = None
+
+
+class OverrideReason(BaseModel):
+    reason: OverrideCoding
+    userComment: str | None = None  # accepted, never stored: free text  # noqa: N815
+
+
+class FeedbackItem(BaseModel):
+    card: str
+    outcome: Literal["accepted", "overridden"]
+    overrideReasons: list[OverrideReason] = Field(default_factory=list)  # noqa: N815
+    outcomeTimestamp: datetime | None = None  # noqa: N815
+
+
+class FeedbackRequest(BaseModel):
+    feedback: list[FeedbackItem] = Field(min_length=1)
 
 
 class BatchRequest(BaseModel):
@@ -187,7 +218,17 @@ def role(required: Role) -> Callable[[Caller], Caller]:
     return check
 
 
+def any_role(*allowed: Role) -> Callable[[Caller], Caller]:
+    def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
+        if who.role not in allowed:
+            raise HTTPException(403, f"the role {who.role.value} may not do this")
+        return who
+
+    return check
+
+
 BookingSystem = Annotated[Caller, Depends(role(Role.BOOKING_SYSTEM))]
+BookingSystemOrAuditor = Annotated[Caller, Depends(any_role(Role.BOOKING_SYSTEM, Role.AUDITOR))]
 Auditor = Annotated[Caller, Depends(role(Role.AUDITOR))]
 
 
@@ -296,16 +337,81 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     @app.get("/v1/assessments/{decision_id}", tags=["audit"])
     def read_decision(decision_id: str, request: Request, who: Auditor) -> dict[str, Any]:
-        """For auditors: what was decided, from which inputs, by which model, and why."""
-        try:
-            uuid.UUID(decision_id)
-        except ValueError:
-            _refuse("decision_id", decision_id, "not a decision id (UUID)")
-        row: dict[str, Any] | None = request.app.state.audit.get(decision_id)
-        if row is None:
-            raise HTTPException(404, f"no decision {decision_id}")
-        row["decided_at"] = row["decided_at"].isoformat()
+        """For auditors: what was decided, from which inputs, by which model, and why, and what
+        staff did with it (CDS Hooks feedback)."""
+        row = read_decision_row(request, decision_id)
+        row["feedback"] = [
+            {**f, "outcome_at": _iso(f["outcome_at"]), "received_at": _iso(f["received_at"])}
+            for f in request.app.state.audit.feedback_for(decision_id)
+        ]
         return row
+
+    @app.get("/v1/assessments/{decision_id}/fhir", tags=["audit"])
+    def read_decision_as_fhir(
+        decision_id: str, request: Request, who: BookingSystemOrAuditor
+    ) -> JSONResponse:
+        """The decision as an HL7 FHIR (R4B) RiskAssessment."""
+        row = read_decision_row(request, decision_id)
+        return JSONResponse(risk_assessment(row), media_type="application/fhir+json")
+
+    @app.get("/cds-services", tags=["cds-hooks"])
+    def cds_discovery() -> dict[str, Any]:
+        """CDS Hooks discovery: one service for the appointment-book hook."""
+        return discovery()
+
+    @app.post(f"/cds-services/{SERVICE_ID}", tags=["cds-hooks"])
+    def cds_appointment_book(
+        body: dict[str, Any],
+        request: Request,
+        who: BookingSystem,
+        accept_language: Annotated[str | None, Header()] = None,
+    ) -> dict[str, Any]:
+        """The appointment-book hook: the booking context in, one card out."""
+        try:
+            record = BookingRecord.model_validate(booking_record_from_hook(body))
+        except HookRequestError as exc:
+            _refuse(exc.field, exc.value, exc.problem)
+        except ValidationError as exc:
+            raise HTTPException(
+                422,
+                {
+                    "detail": "the booking context breaks the booking-record contract",
+                    "errors": [
+                        {
+                            "field": ".".join(str(p) for p in e["loc"]) or "record",
+                            "value": _json_safe(e.get("input")),
+                            "problem": e["msg"],
+                        }
+                        for e in exc.errors()
+                    ],
+                },
+            ) from None
+        language = choose_language(accept_language)
+        assessment = _assess(request, [record], language)[0]
+        return {"cards": [card(assessment.model_dump(mode="json"), language)]}
+
+    @app.post(f"/cds-services/{SERVICE_ID}/feedback", tags=["cds-hooks"])
+    def cds_feedback(body: FeedbackRequest, request: Request, who: BookingSystem) -> JSONResponse:
+        """Whether staff accepted or overrode a card; recorded for oversight of automation bias."""
+        rows = []
+        for position, item in enumerate(body.feedback):
+            if request.app.state.audit.get(item.card) is None:
+                _refuse(f"feedback.{position}.card", item.card, "no such decision (card uuid)")
+            reason = item.overrideReasons[0].reason.code if item.overrideReasons else None
+            rows.append(
+                {
+                    "decision_id": item.card,
+                    "outcome": item.outcome,
+                    "override_reason": reason,
+                    "outcome_at": item.outcomeTimestamp,
+                    "received_at": now(),
+                }
+            )
+        try:
+            request.app.state.audit.record_feedback(rows)
+        except AuditUnavailable:
+            raise HTTPException(503, "the audit store cannot be written") from None
+        return JSONResponse(status_code=200, content={"recorded": len(rows)})
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
@@ -436,7 +542,26 @@ async def _watch_champion(app: FastAPI, settings: ServiceSettings) -> None:
             _log("model_swap_failed", version=version, error=type(exc).__name__)
 
 
-def _refuse(field: str, value: Any, problem: str) -> None:
+def read_decision_row(request: Request, decision_id: str) -> dict[str, Any]:
+    try:
+        uuid.UUID(decision_id)
+    except ValueError:
+        _refuse("decision_id", decision_id, "not a decision id (UUID)")
+    row: dict[str, Any] | None = request.app.state.audit.get(decision_id)
+    if row is None:
+        raise HTTPException(404, f"no decision {decision_id}")
+    row["decided_at"] = _iso(row["decided_at"])
+    return row
+
+
+def _iso(value: Any) -> Any:
+    # Times are stored in UTC; SQLite hands them back without a zone, so put it back.
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return value
+
+
+def _refuse(field: str, value: Any, problem: str) -> NoReturn:
     raise HTTPException(
         422,
         {

@@ -34,6 +34,21 @@ decisions = sa.Table(
 )
 
 
+# What staff did with each card (CDS Hooks feedback): agreement and overrides are recorded so that
+# automation bias can be seen (DOMAIN.md, the Polish profiling case). Override comments are free
+# text and are not stored; only the reason code is.
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("decision_id", sa.String(36), nullable=False, index=True),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("override_reason", sa.String(64)),
+    sa.Column("outcome_at", sa.DateTime(timezone=True)),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 class AuditUnavailable(RuntimeError):
     """The audit store cannot be written: no decision may go out unlogged."""
 
@@ -57,6 +72,20 @@ class AuditStore:
                 connection.execute(decisions.insert(), rows)
         except sa.exc.SQLAlchemyError as exc:
             raise AuditUnavailable(str(exc).splitlines()[0]) from exc
+
+    def record_feedback(self, rows: list[dict[str, Any]]) -> None:
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(feedback.insert(), rows)
+        except sa.exc.SQLAlchemyError as exc:
+            raise AuditUnavailable(str(exc).splitlines()[0]) from exc
+
+    def feedback_for(self, decision_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(feedback).where(feedback.c.decision_id == decision_id)
+            ).all()
+        return [dict(row._mapping) for row in rows]
 
     def get(self, decision_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as connection:

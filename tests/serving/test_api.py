@@ -213,3 +213,9 @@ def test_operations_endpoints(service: Service) -> None:
     assert status == 200
     assert "kykytutka_assessments_total" in text
     assert 'kykytutka_request_seconds_bucket{le="0.02",route="/v1/assessments"}' in text
+
+
+def test_decision_times_carry_their_time_zone(service: Service) -> None:
+    _, body = service.call("POST", "/v1/assessments", record(booking_id="tz-1"))
+    _, stored = service.call("GET", f"/v1/assessments/{body['decision_id']}", role="auditor")
+    assert stored["decided_at"].endswith("+00:00")

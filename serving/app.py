@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import time
@@ -282,12 +283,16 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             _log("model_loaded", version=app.state.loaded.version, source=app.state.loaded.source)
         except ModelNotAvailable as exc:
             _log("model_missing", error=str(exc))
-        watcher = None
+        # The model lives as long as the process: take it out of the garbage collector's scans,
+        # whose pauses would otherwise land on requests.
+        gc.collect()
+        gc.freeze()
+        tasks = [asyncio.create_task(_checkpoint_audit(app))]
         if config.model_poll_seconds > 0:
-            watcher = asyncio.create_task(_watch_champion(app, config))
+            tasks.append(asyncio.create_task(_watch_champion(app, config)))
         yield
-        if watcher is not None:
-            watcher.cancel()
+        for task in tasks:
+            task.cancel()
         app.state.audit.engine.dispose()
 
     app = FastAPI(
@@ -544,6 +549,16 @@ def _assess(request: Request, records: list[BookingRecord], language: str) -> li
             segment=assessment.segment.id,
         )
     return assessments
+
+
+async def _checkpoint_audit(app: FastAPI, every_seconds: float = 2.0) -> None:
+    """SQLite WAL checkpoints off the request path (see serving.audit)."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            await asyncio.to_thread(app.state.audit.checkpoint)
+        except Exception as exc:  # a failed checkpoint is retried; requests are unaffected
+            _log("audit_checkpoint_failed", error=type(exc).__name__)
 
 
 async def _watch_champion(app: FastAPI, settings: ServiceSettings) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,16 +60,24 @@ def load_model(model_uri: str, cache_dir: Path) -> LoadedModel:
     if version is not None:
         target = cache_dir / f"{name}-v{version}"
         if not (target / "MLmodel").is_file():
-            partial = cache_dir / f".{name}-v{version}.partial"
+            # Each worker process downloads into its own folder; the first complete copy to be
+            # renamed into place wins and the others are dropped (workers start together).
+            partial = cache_dir / f".{name}-v{version}.partial-{os.getpid()}"
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir(parents=True)
             mlflow.artifacts.download_artifacts(
                 artifact_uri=f"models:/{name}/{version}", dst_path=str(partial)
             )
-            shutil.rmtree(target, ignore_errors=True)
-            partial.rename(target)
+            try:
+                partial.rename(target)
+            except OSError:  # another worker got there first
+                shutil.rmtree(partial, ignore_errors=True)
+            if not (target / "MLmodel").is_file():
+                raise ModelNotAvailable(f"the local copy in {target} is incomplete")
         model = mlflow.pyfunc.load_model(str(target)).unwrap_python_model()
-        (cache_dir / "current.json").write_text(json.dumps({"name": name, "version": version}))
+        pointer = cache_dir / f".current-{os.getpid()}.json"
+        pointer.write_text(json.dumps({"name": name, "version": version}))
+        pointer.replace(cache_dir / "current.json")  # atomic, whichever worker writes last
         return LoadedModel(model, name, version, "registry")
     current = cache_dir / "current.json"
     if current.is_file():

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NoReturn
 
+import numpy as np
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -481,7 +482,7 @@ def _assess(request: Request, records: list[BookingRecord], language: str) -> li
     key = settings.pseudonym_key.get_secret_value()
     for record, values, result in zip(dumped, numeric, results, strict=True):
         segment = model.segmentation.segments[result.segment_id]
-        level = str(model.alert_level(_array(result.probability))[0])
+        level = str(model.alert_level(np.array([result.probability]))[0])
         alert = result.probability >= model.metadata.alert_threshold
         name = segment.name_fi if language == "fi" else segment.name_en
         assessment = Assessment(
@@ -613,12 +614,6 @@ def _json_safe(value: Any) -> Any:
     except (TypeError, ValueError):
         return str(value)
     return value
-
-
-def _array(value: float) -> Any:
-    import numpy as np
-
-    return np.array([value])
 
 
 def _log(event: str, **fields: Any) -> None:

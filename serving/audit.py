@@ -67,16 +67,15 @@ class AuditStore:
         metadata.create_all(self.engine)
 
     def record(self, rows: list[dict[str, Any]]) -> None:
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(decisions.insert(), rows)
-        except sa.exc.SQLAlchemyError as exc:
-            raise AuditUnavailable(str(exc).splitlines()[0]) from exc
+        self._write(decisions, rows)
 
     def record_feedback(self, rows: list[dict[str, Any]]) -> None:
+        self._write(feedback, rows)
+
+    def _write(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         try:
             with self.engine.begin() as connection:
-                connection.execute(feedback.insert(), rows)
+                connection.execute(table.insert(), rows)
         except sa.exc.SQLAlchemyError as exc:
             raise AuditUnavailable(str(exc).splitlines()[0]) from exc
 

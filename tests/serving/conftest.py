@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from serving.security import Role, create_key
+from tests.projects import inside_project
 from training.config import TrainConfig
 from training.registry import promote
 from training.tracking import use_tracking
@@ -74,18 +75,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def champion_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    project = tmp_path_factory.mktemp("serving")
-    saved = os.environ.pop("MLFLOW_TRACKING_URI", None)
-    previous = Path.cwd()
-    os.chdir(project)
-    try:
+    with inside_project(tmp_path_factory.mktemp("serving")) as project:
         train(TrainConfig.model_validate(SMALL), project_dir=project)
         decision = promote(use_tracking(project))
         assert decision.promoted, decision.reason
-    finally:
-        os.chdir(previous)
-        if saved is not None:
-            os.environ["MLFLOW_TRACKING_URI"] = saved
     yield project
 
 

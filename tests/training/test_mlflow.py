@@ -23,6 +23,7 @@ from data_contracts.booking import CONTRACT_VERSION
 from kykytutka.cli import app
 from kykytutka.model import CHALLENGER, CHAMPION, MODEL_NAME, OUTPUT_COLUMNS
 from synthetic.cohort import generate_cohort
+from tests.projects import inside_project
 from training.config import TrainConfig
 from training.registry import promote
 from training.signature import as_json_records
@@ -43,16 +44,8 @@ def small_config(name: str, **changes: object) -> TrainConfig:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    folder = tmp_path_factory.mktemp("project")
-    saved = os.environ.pop("MLFLOW_TRACKING_URI", None)
-    previous = Path.cwd()
-    os.chdir(folder)
-    try:
+    with inside_project(tmp_path_factory.mktemp("project")) as folder:
         yield folder
-    finally:
-        os.chdir(previous)
-        if saved is not None:
-            os.environ["MLFLOW_TRACKING_URI"] = saved
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +137,7 @@ def test_first_promotion_makes_the_champion_and_it_loads_by_alias(
 def test_a_worse_challenger_is_refused_and_the_champion_stays(
     first: TrainResult, client: MlflowClient, project: Path
 ) -> None:
+    promote(client)  # make sure a champion exists, whatever ran before
     champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version
     weak = {"n_estimators": 10, "num_leaves": 2, "learning_rate": 0.01, "monotone": False}
     worse = train(small_config("worse", alert=weak), project_dir=project)
@@ -173,7 +167,10 @@ def test_cli_compare_prints_the_runs(first: TrainResult, project: Path) -> None:
     assert "roc_auc" in result.output
 
 
-def test_cli_promote_refusal_exits_non_zero(first: TrainResult, project: Path) -> None:
+def test_cli_promote_refusal_exits_non_zero(
+    first: TrainResult, project: Path, client: MlflowClient
+) -> None:
+    promote(client)  # whatever the order of tests, the challenger is now champion or refused
     result = CliRunner().invoke(app, ["promote"])
     assert result.exit_code == 1
     assert "challenger" in result.output

@@ -212,8 +212,6 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Start the scoring API (FastAPI under uvicorn); it loads models:/kykytutka@champion."""
-    import logging
-
     import uvicorn
     from pydantic import ValidationError
 
@@ -227,7 +225,6 @@ def serve(
             for e in error.errors()
         )
         raise _fail(f"cannot start: {problems}") from None
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     uvicorn.run(
         "serving.app:create_app", factory=True, host=host, port=port, workers=workers,
         log_level="warning",

@@ -9,12 +9,13 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, NoReturn
 
 import numpy as np
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import (
@@ -24,7 +25,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from data_contracts.booking import CONTRACT_VERSION, BookingRecord
@@ -70,6 +71,25 @@ class FeedbackItem(BaseModel):
 
 class FeedbackRequest(BaseModel):
     feedback: list[FeedbackItem] = Field(min_length=1)
+
+
+class OutcomeRequest(BaseModel):
+    """What a work-ability coordinator confirmed about the client of a decision."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: "none": the client did not need work-ability support; otherwise the level they needed
+    support_level: Literal["none", "self_care", "consultation", "team"]
+    #: when it was confirmed (default: now); a time with its zone, not in the future
+    confirmed_at: AwareDatetime | None = None
+
+
+class OutcomeOut(BaseModel):
+    decision_id: str
+    needs_support: bool
+    support_level: str | None
+    confirmed_at: str
+    recorded_by: str
 
 
 class BatchRequest(BaseModel):
@@ -223,9 +243,11 @@ async def _too_large(send: Send, limit: int) -> None:
 
 
 # -- credentials -----------------------------------------------------------------------------------
+# Async on purpose: a sync dependency costs a hop to the thread pool on every request, and these
+# are a dictionary lookup.
 
 
-def caller(
+async def caller(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
@@ -241,8 +263,8 @@ def caller(
     return found
 
 
-def role(required: Role) -> Callable[[Caller], Caller]:
-    def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
+def role(required: Role) -> Callable[[Caller], Awaitable[Caller]]:
+    async def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
         if who.role != required:
             raise HTTPException(403, f"the role {who.role.value} may not do this")
         return who
@@ -250,8 +272,8 @@ def role(required: Role) -> Callable[[Caller], Caller]:
     return check
 
 
-def any_role(*allowed: Role) -> Callable[[Caller], Caller]:
-    def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
+def any_role(*allowed: Role) -> Callable[[Caller], Awaitable[Caller]]:
+    async def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
         if who.role not in allowed:
             raise HTTPException(403, f"the role {who.role.value} may not do this")
         return who
@@ -262,6 +284,7 @@ def any_role(*allowed: Role) -> Callable[[Caller], Caller]:
 BookingSystem = Annotated[Caller, Depends(role(Role.BOOKING_SYSTEM))]
 BookingSystemOrAuditor = Annotated[Caller, Depends(any_role(Role.BOOKING_SYSTEM, Role.AUDITOR))]
 Auditor = Annotated[Caller, Depends(role(Role.AUDITOR))]
+Coordinator = Annotated[Caller, Depends(role(Role.COORDINATOR))]
 
 
 # -- the app ---------------------------------------------------------------------------------------
@@ -270,6 +293,7 @@ Auditor = Annotated[Caller, Depends(role(Role.AUDITOR))]
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """The app; settings from the environment unless given (uvicorn calls this as a factory)."""
     config = settings or ServiceSettings()
+    configure_logging(config.log_level)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -321,6 +345,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             content={"detail": "the request breaks the booking-record contract", "errors": errors},
         )
 
+    @app.exception_handler(HTTPException)
+    async def refused(request: Request, exc: HTTPException) -> Response:
+        # Every 422 has one shape, whether pydantic or a handler found the problem:
+        # {"detail": ..., "errors": [{"field", "value", "problem"}]}.
+        if isinstance(exc.detail, dict) and "errors" in exc.detail:
+            return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # A bug, never a user's mistake: logged with its type, answered without a traceback.
@@ -366,11 +398,53 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         """For auditors: what was decided, from which inputs, by which model, and why, and what
         staff did with it (CDS Hooks feedback)."""
         row = read_decision_row(request, decision_id)
+        audit: AuditStore = request.app.state.audit
         row["feedback"] = [
             {**f, "outcome_at": _iso(f["outcome_at"]), "received_at": _iso(f["received_at"])}
-            for f in request.app.state.audit.feedback_for(decision_id)
+            for f in audit.feedback_for(decision_id)
+        ]
+        row["outcomes"] = [
+            {
+                **{k: v for k, v in o.items() if k != "id"},
+                "confirmed_at": _iso(o["confirmed_at"]),
+                "received_at": _iso(o["received_at"]),
+            }
+            for o in audit.outcomes_for(decision_id)
         ]
         return row
+
+    @app.post(
+        "/v1/assessments/{decision_id}/outcome",
+        status_code=201,
+        response_model=OutcomeOut,
+        tags=["outcomes"],
+    )
+    def record_outcome(
+        decision_id: str, body: OutcomeRequest, request: Request, who: Coordinator
+    ) -> OutcomeOut:
+        """For work-ability coordinators: the support level the client was confirmed to need.
+        Monitoring measures quality and fairness with these labels, and training can learn from
+        them. A later call corrects an earlier one; both are kept."""
+        read_decision_row(request, decision_id)  # 422 for a malformed id, 404 for an unknown one
+        received = now()
+        confirmed = body.confirmed_at.astimezone(UTC) if body.confirmed_at else received
+        if confirmed > received + timedelta(minutes=5):
+            _refuse("confirmed_at", confirmed.isoformat(), "is in the future")
+        level = None if body.support_level == "none" else body.support_level
+        row = {
+            "decision_id": decision_id,
+            "needs_support": level is not None,
+            "support_level": level,
+            "confirmed_at": confirmed,
+            "received_at": received,
+            "recorded_by": who.name,
+        }
+        try:
+            request.app.state.audit.record_outcome(row)
+        except AuditUnavailable:
+            raise HTTPException(503, "the audit store cannot be written") from None
+        _log("outcome_recorded", decision_id=decision_id, needs_support=level is not None)
+        return OutcomeOut(**{**row, "confirmed_at": confirmed.isoformat()})
 
     @app.get("/v1/assessments/{decision_id}/fhir", tags=["audit"])
     def read_decision_as_fhir(
@@ -619,3 +693,33 @@ def _json_safe(value: Any) -> Any:
 def _log(event: str, **fields: Any) -> None:
     # Structured JSON; never a client reference, never free text from a request.
     log.info(json.dumps({"event": event, **fields}, default=str))
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object a line: time, level, logger, then the event's own fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        head = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        try:
+            fields = json.loads(message)
+        except ValueError:
+            fields = None
+        body = fields if isinstance(fields, dict) else {"event": "message", "message": message}
+        return json.dumps({**head, **body}, default=str)
+
+
+def configure_logging(level: str) -> None:
+    """JSON lines on stderr for the service's loggers. Runs in every worker process: uvicorn
+    spawns its workers, so a configuration made in the parent would not reach them."""
+    logger = logging.getLogger("kykytutka")
+    logger.setLevel(level.upper())
+    if not any(isinstance(h.formatter, JsonLines) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonLines())
+        logger.addHandler(handler)
+    logger.propagate = False

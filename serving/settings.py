@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,8 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, ge=1_024)
     max_batch: int = Field(1_000, ge=1)
     top_reasons: int = Field(4, ge=1, le=10)
+    #: the service's JSON log lines on stderr: debug, info, warning or error
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("pseudonym_key")
     @classmethod

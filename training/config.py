@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -25,8 +25,8 @@ class DataConfig(_Frozen):
 
 
 class AlertModelConfig(_Frozen):
-    n_estimators: int = Field(500, ge=10, le=5_000)
-    learning_rate: float = Field(0.05, gt=0, le=1)
+    n_estimators: int = Field(200, ge=10, le=5_000)
+    learning_rate: float = Field(0.08, gt=0, le=1)
     num_leaves: int = Field(7, ge=2, le=1_024)
     min_child_samples: int = Field(500, ge=1)
     reg_lambda: float = Field(1.0, ge=0)
@@ -85,11 +85,19 @@ class TrainConfig(_Frozen):
         return self
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
 class ConfigError(ValueError):
     """A training configuration that cannot be used; the message names the file and the field."""
 
 
 def load_config(path: str | Path) -> TrainConfig:
+    return load_yaml_model(path, TrainConfig)
+
+
+def load_yaml_model(path: str | Path, model: type[M]) -> M:
+    """``model`` validated from the YAML file at ``path``; ConfigError names the file and field."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -98,7 +106,7 @@ def load_config(path: str | Path) -> TrainConfig:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     try:
-        return TrainConfig.model_validate(raw or {})
+        return model.model_validate(raw or {})
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()

@@ -38,6 +38,7 @@ class Service:
     keys: dict[str, str]
     env: dict[str, str]
     project: Path
+    log: Path  # the service's stderr: its JSON log lines
 
     def call(
         self,
@@ -103,18 +104,23 @@ def service(champion_project: Path) -> Iterator[Service]:
     keys = {role.value: create_key(keys_file, f"test-{role.value}", role) for role in Role}
     env = service_env(champion_project)
     port = free_port()
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "kykytutka"), "serve", "--port", str(port)],
-        env={**os.environ, **env},
-        cwd=champion_project,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log = champion_project / "service.log"
+    # A file, not a pipe: nobody reads a pipe during the tests, and a full one would block the
+    # service at its next log line. Two workers, as in production.
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "kykytutka"), "serve", "--port", str(port),
+             "--workers", "2"],
+            env={**os.environ, **env},
+            cwd=champion_project,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            assert process.poll() is None, log.read_text(errors="replace")
             try:
                 with urllib.request.urlopen(url + "/readyz", timeout=2) as response:
                     if response.status == 200:
@@ -123,7 +129,7 @@ def service(champion_project: Path) -> Iterator[Service]:
                 time.sleep(0.5)
         else:
             pytest.fail("the service did not become ready within 90 s")
-        yield Service(url, keys, env, champion_project)
+        yield Service(url, keys, env, champion_project, log)
     finally:
         process.terminate()
         process.wait(timeout=30)

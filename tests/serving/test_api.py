@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -175,7 +176,7 @@ def test_batch_failures_are_named(service: Service) -> None:
     duplicated = [RECORDS[0], RECORDS[0]]
     status, body = service.call("POST", "/v1/assessments:batch", {"records": duplicated})
     assert status == 422
-    assert body["detail"]["errors"][0]["field"] == "records.1.booking_id"
+    assert body["errors"][0]["field"] == "records.1.booking_id"
     bad = [RECORDS[0], {**RECORDS[1], "work_ability_score": 12}]
     status, body = service.call("POST", "/v1/assessments:batch", {"records": bad})
     assert status == 422
@@ -190,7 +191,7 @@ def test_too_many_records_or_bytes_are_refused(service: Service) -> None:
     assert len(json.dumps(payload)) < 65_536  # under the byte limit: max_batch (50) must refuse
     status, body = service.call("POST", "/v1/assessments:batch", payload)
     assert status == 422
-    assert body["detail"]["errors"][0]["field"] == "records"
+    assert body["errors"][0]["field"] == "records"
     status, _ = service.call("POST", "/v1/assessments", raw=b"{" + b" " * 70_000 + b"}")
     assert status == 413
 
@@ -219,3 +220,19 @@ def test_decision_times_carry_their_time_zone(service: Service) -> None:
     _, body = service.call("POST", "/v1/assessments", record(booking_id="tz-1"))
     _, stored = service.call("GET", f"/v1/assessments/{body['decision_id']}", role="auditor")
     assert stored["decided_at"].endswith("+00:00")
+
+
+def test_logs_are_json_lines_without_client_references(service: Service) -> None:
+    sent = record(booking_id="log-1", client_ref="CLIENT-LOG-0001")
+    status, body = service.call("POST", "/v1/assessments", sent)
+    assert status == 200
+    deadline = time.monotonic() + 10
+    while body["decision_id"] not in (text := service.log.read_text(errors="replace")):
+        assert time.monotonic() < deadline, f"no log line for the decision in:\n{text[-2000:]}"
+        time.sleep(0.1)
+    events = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    mine = [e for e in events if e.get("decision_id") == body["decision_id"]]
+    assert len(mine) == 1
+    assert mine[0]["event"] == "assessment" and mine[0]["level"] == "info"
+    assert {"time", "logger", "model_version", "alert", "segment"} <= mine[0].keys()
+    assert "CLIENT-LOG-0001" not in text

@@ -103,16 +103,16 @@ def test_a_hook_call_breaking_the_contract_is_422_naming_the_field(service: Serv
     broken = hook_request({**RECORDS[2], "work_ability_score": 14})
     status, body = service.call("POST", f"/cds-services/{SERVICE_ID}", broken)
     assert status == 422
-    assert body["detail"]["errors"][0]["field"] == "work_ability_score"
+    assert body["errors"][0]["field"] == "work_ability_score"
     no_prefetch = {**hook_request(RECORDS[2]), "prefetch": {}}
     status, body = service.call("POST", f"/cds-services/{SERVICE_ID}", no_prefetch)
     assert status == 422
-    assert body["detail"]["errors"][0]["field"] == f"prefetch.{PREFETCH_KEY}"
+    assert body["errors"][0]["field"] == f"prefetch.{PREFETCH_KEY}"
     stranger = hook_request(RECORDS[2])
     stranger["prefetch"][PREFETCH_KEY]["item"].append({"linkId": "diagnosis_text"})
     status, body = service.call("POST", f"/cds-services/{SERVICE_ID}", stranger)
     assert status == 422
-    assert "diagnosis_text" in body["detail"]["errors"][0]["field"]
+    assert "diagnosis_text" in body["errors"][0]["field"]
 
 
 def test_the_hook_needs_booking_system_credentials(service: Service) -> None:
@@ -152,7 +152,7 @@ def test_staff_feedback_is_recorded_without_free_text(service: Service) -> None:
         "feedback": [{"card": "00000000-0000-4000-8000-000000000001", "outcome": "accepted"}]
     }
     status, body = service.call("POST", f"/cds-services/{SERVICE_ID}/feedback", unknown)
-    assert status == 422 and body["detail"]["errors"][0]["field"] == "feedback.0.card"
+    assert status == 422 and body["errors"][0]["field"] == "feedback.0.card"
 
 
 def test_an_assessment_reads_as_a_valid_fhir_risk_assessment(service: Service) -> None:

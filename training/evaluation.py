@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import MetricFrame, selection_rate
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 CAPACITIES: tuple[float, ...] = (0.05, 0.10)
@@ -85,14 +84,55 @@ class FairnessReport:
         ]
 
 
-def _true_positive_rate(y: np.ndarray, alert: np.ndarray) -> float:
-    positives = np.asarray(y, dtype=bool)
-    return float(np.asarray(alert, dtype=bool)[positives].mean()) if positives.any() else np.nan
+def _z(gap: float, high: pd.Series, low: pd.Series, metric: str) -> float:
+    """The gap between two groups' rates in standard errors (two independent proportions)."""
+
+    def variance(group: pd.Series) -> float:
+        rate = float(group[metric])
+        base = (
+            group["positives"]
+            if metric == "true_positive_rate"
+            else group["n"] - group["positives"]
+        )
+        return rate * (1 - rate) / max(float(base), 1.0)
+
+    return gap_z(gap, variance(high) + variance(low))
 
 
-def _false_positive_rate(y: np.ndarray, alert: np.ndarray) -> float:
-    negatives = ~np.asarray(y, dtype=bool)
-    return float(np.asarray(alert, dtype=bool)[negatives].mean()) if negatives.any() else np.nan
+def gap_z(gap: float, variance: float) -> float:
+    """A difference in standard errors; a difference with no variance is infinitely sure."""
+    if variance > 0:
+        return gap / float(np.sqrt(variance))
+    return float("inf") if gap > 0 else 0.0
+
+
+def rates_by_group(y: np.ndarray, alert: np.ndarray, group: np.ndarray) -> pd.DataFrame:
+    """group, n, positives, alert_rate, true_positive_rate, false_positive_rate; groups sorted.
+
+    Counted with one vectorised groupby. fairlearn's MetricFrame gives the same figures (a test
+    compares them) but stacks its inputs element by element: 28 s for 200,000 rows and four
+    attributes, against well under a second here.
+    """
+    frame = pd.DataFrame(
+        {"y": y, "alert": alert, "tp": y & alert, "fp": ~y & alert, "group": group}
+    )
+    counts = frame.groupby("group", observed=True, sort=True).agg(
+        n=("y", "size"), positives=("y", "sum"), alerts=("alert", "sum"), tp=("tp", "sum"),
+        fp=("fp", "sum"),
+    )  # fmt: skip
+    negatives = counts["n"] - counts["positives"]
+    table = pd.DataFrame(
+        {
+            "n": counts["n"],
+            "positives": counts["positives"],
+            "alert_rate": counts["alerts"] / counts["n"],
+            "true_positive_rate": (counts["tp"] / counts["positives"]).where(
+                counts["positives"] > 0
+            ),
+            "false_positive_rate": (counts["fp"] / negatives).where(negatives > 0),
+        }
+    )
+    return table.reset_index(names="group")
 
 
 def fairness_report(
@@ -103,31 +143,22 @@ def fairness_report(
     max_fpr_difference: float,
     min_group_size: int = 200,
     min_group_positives: int = 30,
+    min_z: float = 0.0,
 ) -> FairnessReport:
-    """Alert rate, TPR and FPR by group (fairlearn MetricFrame) and the largest gaps against limits.
+    """Alert rate, TPR and FPR by group and the largest gaps against limits.
 
     Groups smaller than ``min_group_size`` are shown but not used for the differences, and a true-
     positive rate is compared only for groups with at least ``min_group_positives`` clients who
-    needed support: such rates are too noisy to judge.
+    needed support: such rates are too noisy to judge. With ``min_z`` above 0 a gap over its limit
+    breaches only if it is also that many standard errors from zero (monitoring's small windows;
+    promotion, on a large test set, uses 0).
     """
     y = np.asarray(y, dtype=bool)
     alert = np.asarray(alert, dtype=bool)
     tables, differences = [], []
     limits = {"true_positive_rate": max_tpr_difference, "false_positive_rate": max_fpr_difference}
     for attribute in groups.columns:
-        frame = MetricFrame(
-            metrics={
-                "n": lambda t, p: len(t),
-                "positives": lambda t, p: int(np.sum(t)),
-                "alert_rate": selection_rate,
-                "true_positive_rate": _true_positive_rate,
-                "false_positive_rate": _false_positive_rate,
-            },
-            y_true=y,
-            y_pred=alert,
-            sensitive_features=groups[attribute].to_numpy(),
-        )
-        by_group = frame.by_group.reset_index(names="group")
+        by_group = rates_by_group(y, alert, groups[attribute].to_numpy())
         by_group.insert(0, "attribute", attribute)
         tables.append(by_group)
         large = by_group[by_group["n"] >= min_group_size]
@@ -137,15 +168,21 @@ def fairness_report(
                 if metric == ("true_positive_rate")
                 else large
             )
-            values = eligible[metric].dropna()
-            gap = float(values.max() - values.min()) if len(values) > 1 else 0.0
+            eligible = eligible[eligible[metric].notna()]
+            gap, z = 0.0, 0.0
+            if len(eligible) > 1:
+                ordered = eligible.sort_values(metric)
+                low, high = ordered.iloc[0], ordered.iloc[-1]
+                gap = float(high[metric] - low[metric])
+                z = _z(gap, high, low, metric)
             differences.append(
                 {
                     "attribute": attribute,
                     "metric": metric,
                     "difference": gap,
                     "limit": limit,
-                    "passed": gap <= limit,
+                    "z": z,
+                    "passed": gap <= limit or z < min_z,
                 }
             )
         rates = large["alert_rate"]
@@ -155,6 +192,7 @@ def fairness_report(
                 "metric": "alert_rate",
                 "difference": float(rates.max() - rates.min()) if len(rates) > 1 else 0.0,
                 "limit": float("nan"),
+                "z": float("nan"),
                 "passed": True,  # shown, not limited: base rates of need differ between groups
             }
         )

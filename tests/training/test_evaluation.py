@@ -16,6 +16,7 @@ from training.evaluation import (
     classification_metrics,
     expected_calibration_error,
     fairness_report,
+    rates_by_group,
     top_share_precision_recall,
 )
 
@@ -426,3 +427,34 @@ def test_fairness_groups_of_a_generated_cohort() -> None:
     ages = frame["age"].to_numpy(dtype=float)
     assert (groups["age_band"][ages < 30] == "under 30").all()
     assert (groups["age_band"][ages >= 60] == "60+").all()
+
+
+def test_rates_by_group_agree_with_fairlearns_metric_frame() -> None:
+    from fairlearn.metrics import MetricFrame, selection_rate
+
+    rng = np.random.default_rng(3)
+    y = rng.random(5_000) < 0.1
+    alert = rng.random(5_000) < np.where(y, 0.6, 0.08)
+    group = rng.choice(np.array(["a", "b", "c", "tiny"]), 5_000, p=[0.5, 0.3, 0.199, 0.001])
+    y[group == "tiny"] = False  # a group with no positives: its TPR is undefined
+
+    def tpr(t: np.ndarray, p: np.ndarray) -> float:
+        return float(p[t].mean()) if t.any() else np.nan
+
+    def fpr(t: np.ndarray, p: np.ndarray) -> float:
+        return float(p[~t].mean()) if (~t).any() else np.nan
+
+    oracle = MetricFrame(
+        metrics={
+            "alert_rate": selection_rate,
+            "true_positive_rate": tpr,
+            "false_positive_rate": fpr,
+        },
+        y_true=y,
+        y_pred=alert,
+        sensitive_features=group,
+    ).by_group
+    ours = rates_by_group(y, alert, group).set_index("group")
+    for metric in ("alert_rate", "true_positive_rate", "false_positive_rate"):
+        np.testing.assert_allclose(ours[metric].to_numpy(float), oracle[metric].to_numpy(float))
+    assert ours.loc["tiny", "positives"] == 0 and np.isnan(ours.loc["tiny", "true_positive_rate"])

@@ -28,13 +28,10 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.champion import train_champion
 from serving.security import Role, create_key
 from synthetic.cohort import generate_cohort
-from training.config import TrainConfig
-from training.registry import promote
 from training.signature import as_json_records
-from training.tracking import use_tracking
-from training.train import train
 
 RATE = 200  # requests per second
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
@@ -95,18 +92,7 @@ def main() -> None:
     bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp)
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-        os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
-        previous = Path.cwd()
-        os.chdir(project)
-        try:
-            config = TrainConfig.model_validate(
-                {"name": "bench", "data": {"rows_per_region": 50_000}}
-            )
-            train(config, project_dir=project)
-            promote(use_tracking(project))
-        finally:
-            os.chdir(previous)
+        train_champion(project)
         key = create_key(project / "keys.json", "bench", Role.BOOKING_SYSTEM)
         env = {
             **os.environ,

@@ -125,16 +125,32 @@ def train(
     data: Annotated[
         Path | None, typer.Option(help="Labelled booking records (.csv or .parquet).")
     ] = None,
+    audit_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Train on the audit store's assessments whose outcomes coordinators confirmed "
+            "(POST /v1/assessments/{id}/outcome), e.g. sqlite:///.kykytutka/audit.db."
+        ),
+    ] = None,
 ) -> None:
     """Train the alert and segmentation models, log them to MLflow and register a challenger."""
     from data_contracts.validation import ContractError
+    from monitoring.sources import MonitorInputError, labelled_from_audit
     from training.config import ConfigError, load_config
     from training.train import train as run_training
 
+    if data is not None and audit_url is not None:
+        raise _fail("give --data or --audit-url, not both")
     try:
         settings = load_config(config)
-        result = run_training(settings, data_file=data)
-    except (ConfigError, ContractError) as error:
+        if audit_url is not None:
+            records = labelled_from_audit(audit_url)
+            result = run_training(
+                settings, records=records, source=f"audit outcomes ({len(records)})"
+            )
+        else:
+            result = run_training(settings, data_file=data)
+    except (ConfigError, ContractError, MonitorInputError) as error:
         raise _fail(str(error)) from None
     metrics = result.metrics
     typer.echo(
@@ -249,6 +265,60 @@ def apikey(
 
     path = Path(os.environ.get("KYKYTUTKA_API_KEYS_FILE", STATE_DIR / "api-keys.json"))
     typer.echo(create_key(path, name, chosen))
+
+
+@app.command()
+def monitor(
+    reference: Annotated[
+        str, typer.Option(help="Training data file (.csv/.parquet), or an MLflow run id.")
+    ],
+    current: Annotated[
+        str,
+        typer.Option(
+            help="A booking file, or a window of the audit store: audit:7d, audit:24h, "
+            "audit:2026-11-01..2026-11-23 (UTC, end exclusive)."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Folder for the reports (created if missing).")],
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Limits, as experiments/monitoring/default.yaml (the defaults)."),
+    ] = None,
+    model: Annotated[str, typer.Option(help="The model that scores files.")] = (
+        "models:/kykytutka@champion"
+    ),
+    audit_url: Annotated[
+        str | None,
+        typer.Option(help="Audit store URL (default: KYKYTUTKA_AUDIT_URL, else the local one)."),
+    ] = None,
+    log_mlflow: Annotated[
+        bool, typer.Option("--mlflow/--no-mlflow", help="Log metrics and reports to MLflow.")
+    ] = True,
+) -> None:
+    """Drift and fairness check: exit 0 within limits, 1 on a breach, 2 on bad input."""
+    import os
+
+    from monitoring.config import load_monitor_config
+    from monitoring.monitor import monitor as run_monitor
+    from monitoring.sources import MonitorInputError
+    from serving.settings import STATE_DIR
+    from training.config import ConfigError
+    from training.tracking import use_tracking
+
+    url = (
+        audit_url or os.environ.get("KYKYTUTKA_AUDIT_URL") or f"sqlite:///{STATE_DIR / 'audit.db'}"
+    )
+    try:
+        settings = load_monitor_config(config)
+        use_tracking()
+        result = run_monitor(reference, current, out, settings, model, url, log_mlflow)
+    except (ConfigError, MonitorInputError) as error:
+        raise _fail(f"kykytutka monitor: bad input: {error}") from None
+    typer.echo(result.summary())
+    typer.echo(f"  reports: {out / 'index.html'} ({result.seconds:.1f} s)")
+    if result.mlflow_run_id:
+        typer.echo(f"  MLflow run: {result.mlflow_run_id}")
+    raise typer.Exit(result.exit_code)
 
 
 @app.command()

@@ -122,13 +122,19 @@ def _metric_for_selection(metrics: dict[str, float], name: str) -> float:
 
 
 def train(
-    config: TrainConfig, data_file: Path | None = None, project_dir: Path | None = None
+    config: TrainConfig,
+    data_file: Path | None = None,
+    project_dir: Path | None = None,
+    records: pd.DataFrame | None = None,
+    source: str | None = None,
 ) -> TrainResult:
+    """Train, evaluate and log one run. Data: ``records`` (labelled, validated) if given, else
+    ``data_file``, else the configured file or synthetic cohorts."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     client = use_tracking(project_dir)
     experiment_id = ensure_experiment(client, config.experiment, project_dir)
-    frame = load_training_data(config, data_file)
+    frame = records if records is not None else load_training_data(config, data_file)
     fingerprint = data_fingerprint(frame)
     parts = split_data(frame, config)
     y_train, y_cal, y_test = (_labels(p) for p in (parts.train, parts.calibration, parts.test))
@@ -151,7 +157,7 @@ def train(
                 "data.rows_train": len(parts.train),
                 "data.rows_calibration": len(parts.calibration),
                 "data.rows_test": len(parts.test),
-                "data.source": str(data_file or config.data.file or "synthetic"),
+                "data.source": source or str(data_file or config.data.file or "synthetic"),
                 "contract_version": CONTRACT_VERSION,
             }
         )

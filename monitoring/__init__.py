@@ -1,0 +1,1 @@
+"""Drift and fairness monitoring of the scoring service (``kykytutka monitor``)."""

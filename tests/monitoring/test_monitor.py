@@ -1,0 +1,158 @@
+"""The monitoring job: it flags a shifting population, stays quiet on the same one, and its
+fairness part catches alerting that turns against one group while overall drift stays small."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from kykytutka.cli import app
+from monitoring.config import MonitorConfig, load_monitor_config
+from monitoring.monitor import monitor
+from synthetic.cohort import generate_cohort
+from tests.monitoring.conftest import women_unemployed_longer, write_cohort
+
+runner = CliRunner()
+CHAMPION = "models:/kykytutka@champion"
+NO_AUDIT = "sqlite:///unused-audit.db"
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["monitor", *args])
+    return result.exit_code, result.output
+
+
+def test_it_flags_the_shift_from_pirkanmaa_to_etela_pohjanmaa(in_project: Path) -> None:
+    reference = write_cohort(in_project, "pirkanmaa-ref", "pirkanmaa", 30_000, seed=31)
+    current = write_cohort(in_project, "etela-pohjanmaa", "etela-pohjanmaa", 20_000, seed=32)
+    out = in_project / "report-regions"
+    code, output = run_cli(
+        "--reference", str(reference), "--current", str(current), "--out", str(out)
+    )
+    assert code == 1, output
+    assert "BREACH: feature referral_source drifted" in output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "breached"
+    assert "referral_source" in [f["feature"] for f in summary["features"] if f["drifted"]]
+    # Evidently's own reports, HTML for people and JSON for machines; outcomes in the file
+    # give the classification-quality report too.
+    for name in ("drift.html", "drift.json", "quality.html", "quality.json", "index.html"):
+        assert (out / name).stat().st_size > 0, name
+    evidently = json.loads((out / "drift.json").read_text())
+    assert any("referral_source" in m["metric_name"] for m in evidently["metrics"])
+    # ...and logged to MLflow, so that trends can be followed run after run.
+    runs = mlflow.search_runs(experiment_names=["kykytutka-monitoring"], output_format="list")
+    latest = max(runs, key=lambda r: r.info.start_time)
+    assert latest.data.tags["kykytutka.status"] == "breached"
+    assert latest.data.metrics["drift.referral_source"] >= 0.1
+    assert "quality.recall" in latest.data.metrics
+    artefacts = {a.path for a in mlflow.MlflowClient().list_artifacts(latest.info.run_id)}
+    assert {"drift.html", "index.html", "summary.json"} <= artefacts
+
+
+def test_it_stays_quiet_on_independent_samples_of_one_region(in_project: Path) -> None:
+    """At most 5 % false alarms: at most one of 20 seeds may breach."""
+    reference = write_cohort(in_project, "pirkanmaa-quiet-ref", "pirkanmaa", 20_000, seed=40)
+    alarms = []
+    for seed in range(20):
+        current = write_cohort(in_project, f"pirkanmaa-quiet-{seed}", "pirkanmaa", 5_000, seed)
+        result = monitor(
+            str(reference),
+            str(current),
+            in_project / f"quiet-{seed}",
+            MonitorConfig(),
+            CHAMPION,
+            NO_AUDIT,
+            log_to_mlflow=False,
+        )
+        if result.breaches:
+            alarms.append((seed, result.breaches))
+    assert len(alarms) <= 1, alarms
+
+
+def test_alerting_turning_against_women_is_caught_by_the_fairness_part(
+    in_project: Path,
+) -> None:
+    reference = write_cohort(in_project, "pirkanmaa-ref", "pirkanmaa", 30_000, seed=31)
+    changed = women_unemployed_longer(generate_cohort("pirkanmaa", 20_000, seed=50), months=6)
+    current = in_project / "women-recorded-differently.parquet"
+    changed.to_parquet(current, index=False)
+    out = in_project / "report-women"
+    result = monitor(str(reference), str(current), out, MonitorConfig(), CHAMPION, NO_AUDIT, False)
+    # Overall drift stays small: no feature, nor the alert probability, nor the alert rate
+    # moves past its limit...
+    limits = MonitorConfig().drift
+    assert result.drift.drifted_features == []
+    assert result.drift.prediction.distance < limits.prediction_threshold
+    change = result.drift.alert_rate_current - result.drift.alert_rate_reference
+    assert abs(change) <= limits.max_alert_rate_change
+    # ...yet women's alert rate has moved away from men's, and that is what breaches.
+    assert result.exit_code == 1
+    assert len(result.breaches) == 1, result.breaches
+    assert result.breaches[0].startswith("alert rate of sex=female moved")
+    checks = {c["attribute"]: c for c in result.group_shift.checks}
+    assert not checks["sex"]["passed"] and checks["sex"]["rising"] == "female"
+    assert all(c["passed"] for name, c in checks.items() if name != "sex")
+    table = pd.read_csv(out / "alert_rate_shift.csv")
+    assert set(table["attribute"]) == {"age_band", "sex", "first_language", "region"}
+
+
+def test_a_reference_can_be_a_training_run(in_project: Path) -> None:
+    run_id = (in_project / "run_id").read_text()
+    current = write_cohort(in_project, "pirkanmaa-run-cur", "pirkanmaa", 5_000, seed=60)
+    result = monitor(
+        run_id, str(current), in_project / "report-run", MonitorConfig(), CHAMPION, NO_AUDIT, False
+    )
+    assert result.reference.description == f"held-out test set of run {run_id}"
+    assert len(result.reference.frame) > 1_000
+
+
+@pytest.mark.parametrize(
+    ("reference", "current", "expected"),
+    [
+        ("missing.parquet", "pirkanmaa-ref.parquet", "missing.parquet: no such file"),
+        ("pirkanmaa-ref.parquet", "audit:yesterday", "audit window 'yesterday'"),
+        ("pirkanmaa-ref.parquet", "audit:2026-11-05..2026-11-01", "the end is not after"),
+        ("pirkanmaa-ref.parquet", "audit:7d", "0 found; monitoring needs 1000+"),
+        ("0123456789abcdef0123456789abcdef", "pirkanmaa-ref.parquet", "reference run"),
+        ("broken.csv", "pirkanmaa-ref.parquet", "work_ability_score"),
+        ("small.parquet", "pirkanmaa-ref.parquet", "small.parquet: 50 records"),
+    ],
+)
+def test_bad_input_exits_2_saying_why(
+    in_project: Path, reference: str, current: str, expected: str
+) -> None:
+    write_cohort(in_project, "pirkanmaa-ref", "pirkanmaa", 30_000, seed=31)
+    write_cohort(in_project, "small", "pirkanmaa", 50, seed=1)
+    broken = generate_cohort("pirkanmaa", 2_000, seed=2)
+    broken["work_ability_score"] = broken["work_ability_score"].astype("float") + 20
+    broken.to_csv(in_project / "broken.csv", index=False)
+    code, output = run_cli(
+        "--reference", reference, "--current", current, "--out", str(in_project / "bad"),
+        "--audit-url", f"sqlite:///{in_project / 'empty-audit.db'}", "--no-mlflow",
+    )  # fmt: skip
+    assert code == 2, output
+    assert expected in output
+    assert "Traceback" not in output
+
+
+def test_a_bad_config_exits_2_naming_the_field(in_project: Path) -> None:
+    reference = write_cohort(in_project, "pirkanmaa-ref", "pirkanmaa", 30_000, seed=31)
+    config = in_project / "monitor-bad.yaml"
+    config.write_text("drift:\n  feature_threshold: 7\n")
+    code, output = run_cli(
+        "--reference", str(reference), "--current", str(reference), "--out",
+        str(in_project / "bad-config"), "--config", str(config), "--no-mlflow",
+    )  # fmt: skip
+    assert code == 2
+    assert "drift.feature_threshold" in output
+
+
+def test_the_shipped_monitoring_config_states_the_defaults() -> None:
+    shipped = Path(__file__).parents[2] / "experiments" / "monitoring" / "default.yaml"
+    assert load_monitor_config(shipped) == MonitorConfig()

@@ -318,6 +318,8 @@ def monitor(
     typer.echo(f"  reports: {out / 'index.html'} ({result.seconds:.1f} s)")
     if result.mlflow_run_id:
         typer.echo(f"  MLflow run: {result.mlflow_run_id}")
+    if result.mlflow_error:
+        typer.echo(f"kykytutka monitor: NOT logged to MLflow: {result.mlflow_error}", err=True)
     raise typer.Exit(result.exit_code)
 
 

@@ -21,6 +21,8 @@ class DriftLimits(_Frozen):
 
     #: a feature has drifted when its distance reaches this
     feature_threshold: float = Field(0.1, gt=0, le=1)
+    #: a number's share of missing values moving this much is drift too (e.g. 0.05 -> 0.15)
+    missing_share_threshold: float = Field(0.1, gt=0, le=1)
     #: breach when at least this many model features have drifted
     max_drifted_features: int = Field(1, ge=1)
     #: breach when the alert probability's distribution has moved this far

@@ -44,6 +44,8 @@ class FeatureDrift:
 @dataclass
 class DriftResult:
     features: list[FeatureDrift]
+    #: change of the share of missing values, per number (categories carry "(missing)" as a value)
+    missing: list[FeatureDrift]
     prediction: FeatureDrift  # the alert probability's distribution
     alert_rate_reference: float
     alert_rate_current: float
@@ -61,6 +63,21 @@ def sample(frame: pd.DataFrame, sampling: SamplingConfig) -> pd.DataFrame:
     if len(frame) <= sampling.max_rows:
         return frame
     return frame.sample(n=sampling.max_rows, random_state=sampling.seed)
+
+
+def missing_shares(
+    reference: pd.DataFrame, current: pd.DataFrame, limits: DriftLimits
+) -> list[FeatureDrift]:
+    """How much the share of missing values of each numeric feature moved (all rows)."""
+    return [
+        FeatureDrift(
+            feature=name,
+            method="missing share",
+            distance=abs(float(current[name].isna().mean()) - float(reference[name].isna().mean())),
+            threshold=limits.missing_share_threshold,
+        )
+        for name in NUMERICAL
+    ]
 
 
 def _evidently_frame(frame: pd.DataFrame, labelled: bool) -> pd.DataFrame:
@@ -108,11 +125,19 @@ def run_drift(
 
     ref = sample(reference.frame, sampling)
     cur = sample(current.frame, sampling)
+    missing = missing_shares(reference.frame, current.frame, limits)
+    # A number with no value at all on one side has no distribution to compare (a centre that
+    # stopped asking the work ability score): its missing share is its drift.
+    comparable = [
+        f
+        for f in MODEL_FEATURES
+        if f not in NUMERICAL or (ref[f].notna().any() and cur[f].notna().any())
+    ]
     definition = _definition(labelled=False)
     report = Report(
         [
             DataDriftPreset(
-                columns=list(MODEL_FEATURES),
+                columns=comparable,
                 num_method="wasserstein",
                 cat_method="jensenshannon",
                 threshold=limits.feature_threshold,
@@ -131,9 +156,11 @@ def run_drift(
     snapshot.save_html(str(out / "drift.html"))
     snapshot.save_json(str(out / "drift.json"))
     drifts = {d.feature: d for d in _value_drifts(snapshot.dict())}
+    drifts |= {d.feature: d for d in missing if d.feature not in comparable}
     quality = _quality(reference, current, sampling, out) if current.has_outcomes else {}
     return DriftResult(
         features=[drifts[f] for f in MODEL_FEATURES],
+        missing=[d for d in missing if d.feature in comparable],
         prediction=drifts[PROBABILITY],
         alert_rate_reference=float(reference.frame[ALERT].mean()),
         alert_rate_current=float(current.frame[ALERT].mean()),

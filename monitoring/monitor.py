@@ -40,6 +40,7 @@ class MonitorResult:
     #: where the time went, by step (seconds)
     timings: dict[str, float] = field(default_factory=dict)
     mlflow_run_id: str | None = None
+    mlflow_error: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -58,6 +59,7 @@ class MonitorResult:
             "seconds": self.seconds,
         }
         figures |= {f"drift.{d.feature}": d.distance for d in self.drift.features}
+        figures |= {f"missing_share_change.{d.feature}": d.distance for d in self.drift.missing}
         figures |= {f"quality.{k}": v for k, v in self.drift.quality.items()}
         figures |= {
             f"alert_rate_shift_difference.{check['attribute']}": float(check["difference"])
@@ -100,6 +102,12 @@ def _verdict(result: MonitorResult, config: MonitorConfig) -> list[str]:
             f"feature {d.feature} drifted: {d.method} {d.distance:.3f} (limit {d.threshold})"
             for d in drifted
         ]
+    breaches += [
+        f"feature {d.feature}: its share of missing values moved {d.distance:.3f} "
+        f"(limit {d.threshold})"
+        for d in drift.missing
+        if d.drifted
+    ]
     if drift.prediction.drifted:
         breaches.append(
             f"alert probability drifted: {drift.prediction.method} "
@@ -177,7 +185,10 @@ def monitor(
     result.timings = timings
     _write(result, config, out)
     if log_to_mlflow:
-        result.mlflow_run_id = _log(result, config, out)
+        try:
+            result.mlflow_run_id = _log(result, config, out)
+        except Exception as exc:  # the reports are written; say that the trend misses a point
+            result.mlflow_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     return result
 
 
@@ -199,6 +210,7 @@ def _write(result: MonitorResult, config: MonitorConfig, out: Path) -> None:
         "timings": result.timings,
         "metrics": result.metrics(),
         "features": [asdict(d) | {"drifted": d.drifted} for d in result.drift.features],
+        "missing_shares": [asdict(d) | {"drifted": d.drifted} for d in result.drift.missing],
         "alert_rate_shift": result.group_shift.checks,
         "outcome_fairness": (
             result.fairness.differences.to_dict(orient="records") if result.fairness else None

@@ -158,6 +158,11 @@ def read_audit_window(
 
     from serving.audit import AuditStore, decisions, outcomes
 
+    if (
+        audit_url.startswith("sqlite:///")
+        and not Path(audit_url.removeprefix("sqlite:///")).is_file()
+    ):
+        raise MonitorInputError(f"no audit store at {audit_url} (set --audit-url)")
     try:
         store = AuditStore(audit_url)
     except sa.exc.SQLAlchemyError as exc:

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from kykytutka.cli import app
 from monitoring.config import MonitorConfig, load_monitor_config
 from monitoring.monitor import monitor
+from serving.audit import AuditStore
 from synthetic.cohort import generate_cohort
 from tests.monitoring.conftest import women_unemployed_longer, write_cohort
 
@@ -119,6 +120,7 @@ def test_a_reference_can_be_a_training_run(in_project: Path) -> None:
         ("pirkanmaa-ref.parquet", "audit:yesterday", "audit window 'yesterday'"),
         ("pirkanmaa-ref.parquet", "audit:2026-11-05..2026-11-01", "the end is not after"),
         ("pirkanmaa-ref.parquet", "audit:7d", "0 found; monitoring needs 1000+"),
+        ("pirkanmaa-ref.parquet", "audit:30d", "no audit store at sqlite:///"),
         ("0123456789abcdef0123456789abcdef", "pirkanmaa-ref.parquet", "reference run"),
         ("broken.csv", "pirkanmaa-ref.parquet", "work_ability_score"),
         ("small.parquet", "pirkanmaa-ref.parquet", "small.parquet: 50 records"),
@@ -129,12 +131,15 @@ def test_bad_input_exits_2_saying_why(
 ) -> None:
     write_cohort(in_project, "pirkanmaa-ref", "pirkanmaa", 30_000, seed=31)
     write_cohort(in_project, "small", "pirkanmaa", 50, seed=1)
+    empty = AuditStore(f"sqlite:///{in_project / 'empty-audit.db'}")  # tables, no decisions
+    empty.engine.dispose()
     broken = generate_cohort("pirkanmaa", 2_000, seed=2)
     broken["work_ability_score"] = broken["work_ability_score"].astype("float") + 20
     broken.to_csv(in_project / "broken.csv", index=False)
+    store = in_project / ("empty-audit.db" if current == "audit:7d" else "no-such-audit.db")
     code, output = run_cli(
         "--reference", reference, "--current", current, "--out", str(in_project / "bad"),
-        "--audit-url", f"sqlite:///{in_project / 'empty-audit.db'}", "--no-mlflow",
+        "--audit-url", f"sqlite:///{store}", "--no-mlflow",
     )  # fmt: skip
     assert code == 2, output
     assert expected in output
@@ -156,3 +161,25 @@ def test_a_bad_config_exits_2_naming_the_field(in_project: Path) -> None:
 def test_the_shipped_monitoring_config_states_the_defaults() -> None:
     shipped = Path(__file__).parents[2] / "experiments" / "monitoring" / "default.yaml"
     assert load_monitor_config(shipped) == MonitorConfig()
+
+
+def test_a_number_no_longer_asked_is_drift_not_a_crash(in_project: Path) -> None:
+    reference = write_cohort(in_project, "pirkanmaa-ref", "pirkanmaa", 30_000, seed=31)
+    stopped = generate_cohort("pirkanmaa", 3_000, seed=80)
+    stopped["work_ability_score"] = pd.array([None] * len(stopped), dtype="Int64")
+    stopped["sickness_absence_days_12m"] = stopped["sickness_absence_days_12m"].where(
+        stopped.index % 3 != 0
+    )  # a third newly missing
+    current = in_project / "work-ability-not-asked.parquet"
+    stopped.to_parquet(current, index=False)
+    result = monitor(
+        str(reference), str(current), in_project / "report-missing", MonitorConfig(), CHAMPION,
+        NO_AUDIT, log_to_mlflow=False,
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "work_ability_score" in result.drift.drifted_features
+    by_feature = {d.feature: d for d in result.drift.missing}
+    assert by_feature["sickness_absence_days_12m"].drifted
+    assert any(
+        "sickness_absence_days_12m: its share of missing values" in b for b in result.breaches
+    )

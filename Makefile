@@ -39,6 +39,8 @@ demo: install
 	$(BIN)/kykytutka train --config experiments/default.yaml
 	$(BIN)/kykytutka promote || echo "(promotion refused, the champion stays: see the reason above)"
 	$(BIN)/kykytutka compare
+	$(BIN)/kykytutka monitor --reference $(DATA)/pirkanmaa.parquet --current $(DATA)/etela-pohjanmaa.parquet --out reports/demo \
+		|| echo "(monitor exit $$?: Etelä-Pohjanmaa is not the population the model was checked on; see reports/demo/index.html)"
 	$(MAKE) --no-print-directory serve-demo
 
 # Starts the API in the background (it keeps running; `make stop` ends it) and shows one request.

@@ -79,7 +79,9 @@ def _wrk(
     ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     percentiles = " ".join(
-        f"p{q} {m.group(1)}" for q in (50, 90, 99) if (m := re.search(rf"{q}%\s+(\S+)", out))
+        f"p{q} {m.group(1)}"
+        for q in (50, 90, 99)
+        if (m := re.search(rf"^\s+{q}%\s+(\S+)", out, re.MULTILINE))
     )
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     note = percentiles + (f", {non2xx.group(1)} non-2xx" if non2xx else "")

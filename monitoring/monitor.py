@@ -193,7 +193,13 @@ def monitor(
 
 
 def _write(result: MonitorResult, config: MonitorConfig, out: Path) -> None:
-    tables = {"alert_rate_shift": result.group_shift.table}
+    drift = result.drift
+    tables = {
+        "feature_drift": pd.DataFrame(
+            [asdict(d) | {"drifted": d.drifted} for d in [*drift.features, *drift.missing]]
+        ),
+        "alert_rate_shift": result.group_shift.table,
+    }
     if result.fairness is not None:
         tables["outcome_fairness"] = result.fairness.table
     for name, table in tables.items():
@@ -209,8 +215,8 @@ def _write(result: MonitorResult, config: MonitorConfig, out: Path) -> None:
         "rows_compared": list(result.drift.rows_compared),
         "timings": result.timings,
         "metrics": result.metrics(),
-        "features": [asdict(d) | {"drifted": d.drifted} for d in result.drift.features],
-        "missing_shares": [asdict(d) | {"drifted": d.drifted} for d in result.drift.missing],
+        "features": [asdict(d) | {"drifted": d.drifted} for d in drift.features],
+        "missing_shares": [asdict(d) | {"drifted": d.drifted} for d in drift.missing],
         "alert_rate_shift": result.group_shift.checks,
         "outcome_fairness": (
             result.fairness.differences.to_dict(orient="records") if result.fairness else None

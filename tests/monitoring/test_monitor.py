@@ -42,7 +42,14 @@ def test_it_flags_the_shift_from_pirkanmaa_to_etela_pohjanmaa(in_project: Path) 
     assert "referral_source" in [f["feature"] for f in summary["features"] if f["drifted"]]
     # Evidently's own reports, HTML for people and JSON for machines; outcomes in the file
     # give the classification-quality report too.
-    for name in ("drift.html", "drift.json", "quality.html", "quality.json", "index.html"):
+    for name in (
+        "drift.html",
+        "drift.json",
+        "quality.html",
+        "quality.json",
+        "index.html",
+        "feature_drift.csv",
+    ):
         assert (out / name).stat().st_size > 0, name
     evidently = json.loads((out / "drift.json").read_text())
     assert any("referral_source" in m["metric_name"] for m in evidently["metrics"])

@@ -29,6 +29,8 @@ from data_contracts.contract import (
 _TRUE = frozenset({"true", "1", "yes", "t", "y"})
 _FALSE = frozenset({"false", "0", "no", "f", "n"})
 SUPPORTED_SUFFIXES = (".csv", ".parquet")
+#: whose values a printed report names but never shows (the client reference)
+IDENTIFIERS = frozenset({"client_ref"})
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,11 @@ class ContractViolation:
     def __str__(self) -> str:
         where = f"row {self.row}, " if self.row is not None else ""
         value = f" (value: {self.value!r})" if self.value is not None else ""
+        if value and self.field in IDENTIFIERS:
+            # Printed reports end in terminals, cron mail and logs: an identifier (perhaps a
+            # personal identity code sent by mistake) is named, never echoed. The value stays on
+            # the violation object for the caller who sent it.
+            value = " (value hidden: an identifier)"
         return f"{where}field {self.field!r}: {self.problem}{value}"
 
 

@@ -27,6 +27,7 @@ NUMERIC_KINDS = ("integer", "number")
 NUMERICAL = tuple(f for f in MODEL_FEATURES if FIELDS_BY_NAME[f].kind in NUMERIC_KINDS)
 CATEGORICAL = tuple(f for f in MODEL_FEATURES if f not in NUMERICAL)
 MISSING = "(missing)"
+MISSING_SHARE = "missing share"
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def missing_shares(
     return [
         FeatureDrift(
             feature=name,
-            method="missing share",
+            method=MISSING_SHARE,
             distance=abs(float(current[name].isna().mean()) - float(reference[name].isna().mean())),
             threshold=limits.missing_share_threshold,
         )
@@ -211,5 +212,7 @@ def _quality(
         kind = metric.get("config", {}).get("type", "").rsplit(":", 1)[-1]
         if kind in ("Accuracy", "Precision", "Recall", "F1Score", "FPR", "FNR"):
             value = metric["value"]
-            figures[kind.lower()] = float(value["current"] if isinstance(value, dict) else value)
+            value = value.get("current") if isinstance(value, dict) else value
+            if value is not None:  # undefined when the outcomes hold one class only
+                figures[kind.lower()] = float(value)
     return figures

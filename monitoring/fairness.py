@@ -22,7 +22,7 @@ from features.groups import fairness_groups
 from monitoring.config import GroupShiftLimits
 from monitoring.sources import ALERT, Scored
 from training.config import FairnessLimits
-from training.evaluation import FairnessReport, fairness_report, gap_z
+from training.evaluation import FairnessReport, fairness_report, widest_gap
 
 
 @dataclass
@@ -76,24 +76,26 @@ def alert_rate_shift(
         ]
         if len(eligible) < 2:
             continue
-        ordered: list[dict[Any, Any]] = eligible.sort_values("change").to_dict(orient="records")
-        falling, rising = ordered[0], ordered[-1]
-        difference = float(rising["change"] - falling["change"])
-        variance = sum(
-            row[f"alert_rate_{side}"] * (1 - row[f"alert_rate_{side}"]) / row[f"n_{side}"]
-            for row in (rising, falling)
-            for side in ("reference", "current")
+        variance = np.zeros(len(eligible))
+        for side in ("reference", "current"):
+            rate = eligible[f"alert_rate_{side}"].to_numpy(dtype=float)
+            variance += rate * (1 - rate) / eligible[f"n_{side}"].to_numpy(dtype=float)
+        gap = widest_gap(
+            eligible["group"].astype(str).tolist(),
+            eligible["change"].to_numpy(dtype=float),
+            variance,
+            limits.max_alert_rate_shift_difference,
+            min_z,
         )
-        z = gap_z(difference, variance)
         checks.append(
             {
                 "attribute": attribute,
-                "rising": str(rising["group"]),
-                "falling": str(falling["group"]),
-                "difference": difference,
-                "z": z,
+                "rising": gap.high,
+                "falling": gap.low,
+                "difference": gap.difference,
+                "z": gap.z,
                 "limit": limits.max_alert_rate_shift_difference,
-                "passed": not (difference > limits.max_alert_rate_shift_difference and z >= min_z),
+                "passed": gap.passed,
             }
         )
     return GroupShift(pd.concat(tables, ignore_index=True), checks)

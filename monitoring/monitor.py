@@ -18,7 +18,7 @@ import pandas as pd
 
 from kykytutka.model import KykytutkaModel
 from monitoring.config import MonitorConfig
-from monitoring.drift import DriftResult, run_drift
+from monitoring.drift import MISSING_SHARE, DriftResult, run_drift
 from monitoring.fairness import GroupShift, alert_rate_shift, outcome_fairness, rates_by_group
 from monitoring.sources import MonitorInputError, Scored, load_current, load_reference
 from training.evaluation import FairnessReport
@@ -58,8 +58,10 @@ class MonitorResult:
             "breaches": float(len(self.breaches)),
             "seconds": self.seconds,
         }
-        figures |= {f"drift.{d.feature}": d.distance for d in self.drift.features}
-        figures |= {f"missing_share_change.{d.feature}": d.distance for d in self.drift.missing}
+        # One series per measure: a number with no values left is logged under its missing share.
+        for d in [*self.drift.features, *self.drift.missing]:
+            kind = "missing_share_change" if d.method == MISSING_SHARE else "drift"
+            figures[f"{kind}.{d.feature}"] = d.distance
         figures |= {f"quality.{k}": v for k, v in self.drift.quality.items()}
         figures |= {
             f"alert_rate_shift_difference.{check['attribute']}": float(check["difference"])
@@ -88,8 +90,19 @@ class MonitorResult:
                 "  quality on outcomes: "
                 + ", ".join(f"{k} {v:.3f}" for k, v in sorted(drift.quality.items()))
             )
+        lines += [f"  NOTE: {text}" for text in self.notes()]
         lines += [f"  BREACH: {text}" for text in self.breaches]
         return "\n".join(lines)
+
+    def notes(self) -> list[str]:
+        answered = self.current.model_versions
+        if answered and answered != [self.model_version]:
+            return [
+                f"the current answers came from version {', '.join(answered)} and the reference "
+                f"was scored by version {self.model_version}: prediction drift and alert-rate "
+                "shifts measure the model change as well as the population"
+            ]
+        return []
 
 
 def _verdict(result: MonitorResult, config: MonitorConfig) -> list[str]:
@@ -167,7 +180,7 @@ def monitor(
     timed("reference_s")
     cur = load_current(current, model, version, audit_url, now or datetime.now(UTC))
     timed("current_s")
-    out.mkdir(parents=True, exist_ok=True)
+    _prepare(out)
     drift = run_drift(ref, cur, config.drift, config.sampling, out)
     timed("evidently_s")
     result = MonitorResult(
@@ -192,22 +205,57 @@ def monitor(
     return result
 
 
+#: what a run writes; an earlier run's files are removed first, so none is mistaken for this one's
+REPORT_FILES = (
+    "index.html", "summary.json", "drift.html", "drift.json", "quality.html", "quality.json",
+    "feature_drift.csv", "alert_rate_shift.csv", "outcome_fairness.csv",
+)  # fmt: skip
+
+
+#: groups with fewer clients than this are left out of the written tables: a rate over a handful
+#: of people (a rare language in one region) would tell about those people. The checks never use
+#: such groups (min_group_size).
+MIN_SHOWN_GROUP = 10
+
+
+def _small_groups_hidden(table: pd.DataFrame, sizes: list[str]) -> pd.DataFrame:
+    small = (table[sizes] < MIN_SHOWN_GROUP).any(axis=1)
+    return table[~small].reset_index(drop=True)
+
+
+def _prepare(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in REPORT_FILES:
+            (out / name).unlink(missing_ok=True)
+        probe = out / ".kykytutka-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise MonitorInputError(
+            f"--out {out}: cannot write reports there ({exc.strerror})"
+        ) from None
+
+
 def _write(result: MonitorResult, config: MonitorConfig, out: Path) -> None:
     drift = result.drift
     tables = {
         "feature_drift": pd.DataFrame(
             [asdict(d) | {"drifted": d.drifted} for d in [*drift.features, *drift.missing]]
         ),
-        "alert_rate_shift": result.group_shift.table,
+        "alert_rate_shift": _small_groups_hidden(
+            result.group_shift.table, ["n_reference", "n_current"]
+        ),
     }
     if result.fairness is not None:
-        tables["outcome_fairness"] = result.fairness.table
+        tables["outcome_fairness"] = _small_groups_hidden(result.fairness.table, ["n"])
     for name, table in tables.items():
         table.to_csv(out / f"{name}.csv", index=False)
     summary: dict[str, Any] = {
         "status": "breached" if result.breaches else "within limits",
         "exit_code": result.exit_code,
         "breaches": result.breaches,
+        "notes": result.notes(),
         "reference": result.reference.description,
         "current": result.current.description,
         "model": {"uri": result.model_uri, "version": result.model_version},

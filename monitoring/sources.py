@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,8 @@ SUPPORT_LEVEL = "support_level"
 MIN_ROWS = 1_000  # below this the drift distances are too noisy to judge
 RUN_ID = re.compile(r"^(?:runs:/)?([0-9a-f]{32})/?$")
 AUDIT_WINDOW = re.compile(r"^audit:(.+)$")
-RELATIVE = re.compile(r"^(\d+)([hd])$")
+RELATIVE = re.compile(r"^(\d{1,7})([hd])$")
+MAX_WINDOW_DAYS = 3_660
 
 
 class MonitorInputError(ValueError):
@@ -128,9 +130,12 @@ def parse_window(text: str, now: datetime) -> tuple[datetime, datetime]:
     relative = RELATIVE.match(text)
     if relative:
         amount, unit = int(relative.group(1)), relative.group(2)
-        span = timedelta(hours=amount) if unit == "h" else timedelta(days=amount)
-        if span <= timedelta(0):
-            raise MonitorInputError(f"audit window {text!r}: must be longer than zero")
+        days = amount / 24 if unit == "h" else amount
+        if not 0 < days <= MAX_WINDOW_DAYS:
+            raise MonitorInputError(
+                f"audit window {text!r}: from 1h up to {MAX_WINDOW_DAYS} days (use A..B beyond)"
+            )
+        span = timedelta(days=days)
         return now - span, now
     if ".." in text:
         start, _, end = text.partition("..")
@@ -148,7 +153,8 @@ def _moment(text: str, window: str) -> datetime:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise MonitorInputError(f"audit window {window!r}: {text!r} is not a date") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    # Stored times are UTC (SQLite keeps them without a zone), so compare in UTC.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def read_audit_window(
@@ -189,6 +195,7 @@ def read_audit_window(
             )
         )
         .where(decisions.c.decided_at >= since, decisions.c.decided_at < until)
+        .order_by(decisions.c.decided_at, decisions.c.decision_id)
     )
     if labelled_only:
         query = query.where(outcomes.c.needs_support.is_not(None))
@@ -199,14 +206,24 @@ def read_audit_window(
         raise MonitorInputError(f"audit store {audit_url}: {str(exc).splitlines()[0]}") from None
     finally:
         store.engine.dispose()
+    # A booking assessed again (a retry, a second hook call) counts once: its newest decision.
+    # The outcome is the client's: if it was recorded on an earlier decision, it still counts.
+    newest: dict[str, tuple[Any, dict[str, Any], tuple[Any, Any]]] = {}
+    for row in rows:
+        parsed = _inputs(row.inputs)
+        booking = str(parsed.get("booking_id"))
+        outcome = (row.needs_support, row.support_level)
+        if outcome[0] is None and booking in newest:
+            outcome = newest[booking][2]
+        newest[booking] = (row, parsed, outcome)
+    rows = [row for row, _, _ in newest.values()]
+    known = [outcome for _, _, outcome in newest.values()]
     window = f"assessments from {since.isoformat()} to {until.isoformat()}"
     if labelled_only:
         window += " with outcomes"
     if len(rows) < MIN_ROWS:
         raise MonitorInputError(f"{window}: {len(rows)} found; monitoring needs {MIN_ROWS}+")
-    inputs = pd.DataFrame(
-        [row.inputs if isinstance(row.inputs, dict) else json.loads(row.inputs) for row in rows]
-    )
+    inputs = pd.DataFrame([parsed for _, parsed, _ in newest.values()])
     # The store keeps only the keyed hash of the client reference; it stands in for it here.
     inputs["client_ref"] = [row.client_ref_hash[:32] for row in rows]
     try:
@@ -217,13 +234,17 @@ def read_audit_window(
         raise MonitorInputError(exc.report(limit=10)) from None
     frame[PROBABILITY] = np.array([row.alert_probability for row in rows], dtype=float)
     frame[ALERT] = np.array([bool(row.alert) for row in rows])
-    frame[TARGET] = pd.array([row.needs_support for row in rows], dtype="boolean")
+    frame[TARGET] = pd.array([needs for needs, _ in known], dtype="boolean")
     frame[SUPPORT_LEVEL] = pd.Categorical(
-        [row.support_level for row in rows],
+        [level for _, level in known],
         dtype=FIELDS_BY_NAME[SUPPORT_LEVEL].pandas_dtype,
     )
     versions = sorted({str(row.model_version) for row in rows}, key=_version_order)
     return Scored(frame, window, versions)
+
+
+def _inputs(stored: Any) -> dict[str, Any]:
+    return stored if isinstance(stored, dict) else dict(json.loads(stored))
 
 
 def labelled_from_audit(audit_url: str) -> pd.DataFrame:

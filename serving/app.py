@@ -425,11 +425,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         """For work-ability coordinators: the support level the client was confirmed to need.
         Monitoring measures quality and fairness with these labels, and training can learn from
         them. A later call corrects an earlier one; both are kept."""
-        read_decision_row(request, decision_id)  # 422 for a malformed id, 404 for an unknown one
+        decision = read_decision_row(request, decision_id)  # 422 malformed id, 404 unknown
         received = now()
         confirmed = body.confirmed_at.astimezone(UTC) if body.confirmed_at else received
         if confirmed > received + timedelta(minutes=5):
             _refuse("confirmed_at", confirmed.isoformat(), "is in the future")
+        if confirmed < datetime.fromisoformat(decision["decided_at"]):
+            _refuse("confirmed_at", confirmed.isoformat(), "is before the decision was made")
         level = None if body.support_level == "none" else body.support_level
         row = {
             "decision_id": decision_id,

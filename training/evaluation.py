@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -84,19 +85,42 @@ class FairnessReport:
         ]
 
 
-def _z(gap: float, high: pd.Series, low: pd.Series, metric: str) -> float:
-    """The gap between two groups' rates in standard errors (two independent proportions)."""
+@dataclass(frozen=True)
+class Gap:
+    high: str
+    low: str
+    difference: float
+    z: float
+    passed: bool
 
-    def variance(group: pd.Series) -> float:
-        rate = float(group[metric])
-        base = (
-            group["positives"]
-            if metric == "true_positive_rate"
-            else group["n"] - group["positives"]
-        )
-        return rate * (1 - rate) / max(float(base), 1.0)
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
 
-    return gap_z(gap, variance(high) + variance(low))
+
+def widest_gap(
+    names: list[str], values: np.ndarray, variances: np.ndarray, limit: float, min_z: float
+) -> Gap:
+    """The pair of groups that decides a check. Every pair is tested: a pair breaches when its
+    difference is over ``limit`` and ``min_z`` standard errors from zero. The widest breaching
+    pair is returned, else the widest pair (which passed). Testing only the two extreme groups
+    would let two small, noisy groups hide a real gap between two large ones."""
+    widest, widest_key = Gap("", "", 0.0, 0.0, True), (False, -1.0)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            difference = float(values[j] - values[i])
+            if i == j or difference < 0:
+                continue
+            z = gap_z(difference, float(variances[i] + variances[j]))
+            breach = difference > limit and z >= min_z
+            if (breach, difference) > widest_key:
+                widest, widest_key = (
+                    Gap(names[j], names[i], difference, z, not breach),
+                    (
+                        breach,
+                        difference,
+                    ),
+                )
+    return widest
 
 
 def gap_z(gap: float, variance: float) -> float:
@@ -169,21 +193,22 @@ def fairness_report(
                 else large
             )
             eligible = eligible[eligible[metric].notna()]
-            gap, z = 0.0, 0.0
-            if len(eligible) > 1:
-                ordered = eligible.sort_values(metric)
-                low, high = ordered.iloc[0], ordered.iloc[-1]
-                gap = float(high[metric] - low[metric])
-                z = _z(gap, high, low, metric)
+            base = (
+                eligible["positives"]
+                if metric == "true_positive_rate"
+                else (eligible["n"] - eligible["positives"])
+            )
+            rate = eligible[metric].to_numpy(dtype=float)
+            gap = widest_gap(
+                eligible["group"].astype(str).tolist(),
+                rate,
+                rate * (1 - rate) / np.maximum(base.to_numpy(dtype=float), 1.0),
+                limit,
+                min_z,
+            )
             differences.append(
-                {
-                    "attribute": attribute,
-                    "metric": metric,
-                    "difference": gap,
-                    "limit": limit,
-                    "z": z,
-                    "passed": gap <= limit or z < min_z,
-                }
+                {"attribute": attribute, "metric": metric, "limit": limit}
+                | {k: gap[k] for k in ("difference", "z", "passed")}
             )
         rates = large["alert_rate"]
         differences.append(

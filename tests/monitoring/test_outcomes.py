@@ -27,6 +27,7 @@ from training.signature import as_json_records
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ASSESSED = 3_000
 CONFIRMED = 2_000  # outcomes arrive for the first two thirds
+REPEATED = 10
 
 
 @pytest.fixture
@@ -73,7 +74,17 @@ def audit_url(in_project: Path) -> str:
                     "recorded_by": "test-coordinator",
                 }
             )
-    store.record(rows)
+    # Some bookings were assessed again 30 s later (a retry): they count once, with the newest
+    # decision and the outcome recorded on the first.
+    again = [
+        {
+            **row,
+            "decision_id": str(uuid.uuid4()),
+            "decided_at": row["decided_at"] + timedelta(seconds=30),
+        }
+        for row in rows[100 : 100 + REPEATED]
+    ]
+    store.record(rows + again)
     for row in outcome_rows:
         store.record_outcome(row)
     store.engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -29,15 +30,15 @@ def test_a_coordinator_records_an_outcome_and_the_auditor_sees_its_history(
     assert status == 201, first
     assert first["needs_support"] is False and first["support_level"] is None
     assert first["recorded_by"] == "test-coordinator"
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=2)
+    helsinki = later.astimezone(timezone(timedelta(hours=2)))
     status, second = service.call(
-        "POST",
-        path,
-        {"support_level": "team", "confirmed_at": "2026-11-20T10:00:00+02:00"},
+        "POST", path, {"support_level": "team", "confirmed_at": helsinki.isoformat()},
         role="coordinator",
-    )
+    )  # fmt: skip
     assert status == 201, second
     assert second["needs_support"] is True and second["support_level"] == "team"
-    assert second["confirmed_at"] == "2026-11-20T08:00:00+00:00"
+    assert second["confirmed_at"] == later.isoformat()  # stored in UTC
     status, stored = service.call("GET", f"/v1/assessments/{decision}", role="auditor")
     assert status == 200
     assert [o["support_level"] for o in stored["outcomes"]] == [None, "team"]  # the last counts
@@ -69,6 +70,11 @@ def test_only_a_coordinator_records_outcomes(service: Service, role: str | None)
             "2999-01-01T00:00:00+00:00",
         ),
         ({"support_level": "team", "comment": "free text"}, "comment", "free text"),
+        (
+            {"support_level": "team", "confirmed_at": "2020-01-01T00:00:00+00:00"},
+            "confirmed_at",
+            "2020-01-01T00:00:00+00:00",
+        ),
     ],
 )
 def test_a_bad_outcome_is_422_naming_field_and_value(

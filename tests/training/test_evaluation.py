@@ -18,6 +18,7 @@ from training.evaluation import (
     fairness_report,
     rates_by_group,
     top_share_precision_recall,
+    widest_gap,
 )
 
 # -- expected_calibration_error ----------------------------------------------------------------------
@@ -458,3 +459,17 @@ def test_rates_by_group_agree_with_fairlearns_metric_frame() -> None:
     for metric in ("alert_rate", "true_positive_rate", "false_positive_rate"):
         np.testing.assert_allclose(ours[metric].to_numpy(float), oracle[metric].to_numpy(float))
     assert ours.loc["tiny", "positives"] == 0 and np.isnan(ours.loc["tiny", "true_positive_rate"])
+
+
+def test_every_pair_of_groups_is_tested_not_only_the_extremes() -> None:
+    # Two small, noisy groups span the widest gap (not significant); two large groups differ by
+    # less, but surely: that real gap must not hide behind the noisy one.
+    names = ["small-low", "large-low", "large-high", "small-high"]
+    values = np.array([0.00, 0.08, 0.12, 0.20])
+    variances = np.array([0.01, 1e-5, 1e-5, 0.01])
+    gap = widest_gap(names, values, variances, limit=0.03, min_z=3.0)
+    assert not gap.passed
+    assert (gap.high, gap.low) == ("large-high", "large-low")
+    assert gap.z > 3
+    quiet = widest_gap(names, values, variances * 1e4, limit=0.03, min_z=3.0)
+    assert quiet.passed and (quiet.high, quiet.low) == ("small-high", "small-low")

@@ -99,3 +99,34 @@ def test_an_outcome_for_an_unknown_or_malformed_decision_is_refused(service: Ser
         "POST", "/v1/assessments/nope/outcome", {"support_level": "team"}, role="coordinator"
     )
     assert status == 422 and answer["errors"][0]["field"] == "decision_id"
+
+
+def test_monitoring_reads_what_the_service_wrote(service: Service) -> None:
+    """The audit store as the running service fills it (real HTTP) is what monitoring reads:
+    the stored inputs validate against the contract and the outcomes join their decisions."""
+    from monitoring.sources import read_audit_window
+
+    started = datetime.now(UTC)
+    records = as_json_records(generate_cohort("pirkanmaa", 1_000, seed=22))
+    decisions = []
+    for first in range(0, len(records), 50):
+        batch = [
+            {**r, "booking_id": f"mon-{first + i}"}
+            for i, r in enumerate(records[first : first + 50])
+        ]
+        status, body = service.call("POST", "/v1/assessments:batch", {"records": batch})
+        assert status == 200, body
+        decisions += [a["decision_id"] for a in body["assessments"]]
+    for decision in decisions[:40]:
+        status, _ = service.call(
+            "POST", f"/v1/assessments/{decision}/outcome", {"support_level": "consultation"},
+            role="coordinator",
+        )  # fmt: skip
+        assert status == 201
+    window = read_audit_window(
+        service.env["KYKYTUTKA_AUDIT_URL"], started, datetime.now(UTC) + timedelta(seconds=1)
+    )
+    assert len(window.frame) == len(records)
+    assert window.frame["needs_support"].sum() == 40
+    assert window.model_versions == ["1"]
+    assert window.frame["alert_probability"].between(0, 1).all()

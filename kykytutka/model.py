@@ -69,6 +69,11 @@ class KykytutkaModel(PythonModel):
         segment_ids = self.segmentation.assign(records)
         return self.assemble(probability, segment_ids, records.index)
 
+    def alerted(self, probability: np.ndarray) -> np.ndarray:
+        """The alert rule, the one place it is written: the probability reaches the threshold."""
+        alert: np.ndarray = np.asarray(probability) >= self.metadata.alert_threshold
+        return alert
+
     def alert_level(self, probability: np.ndarray) -> np.ndarray:
         levels = np.digitize(
             probability, [self.metadata.alert_threshold, self.metadata.high_alert_threshold]
@@ -83,7 +88,7 @@ class KykytutkaModel(PythonModel):
         return pd.DataFrame(
             {
                 "alert_probability": probability.astype(float),
-                "alert": probability >= self.metadata.alert_threshold,
+                "alert": self.alerted(probability),
                 "alert_level": self.alert_level(probability),
                 "segment_id": segment_ids,
                 "segment_name_fi": [segments[s].name_fi for s in segment_ids],

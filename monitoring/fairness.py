@@ -22,7 +22,13 @@ from features.groups import fairness_groups
 from monitoring.config import GroupShiftLimits
 from monitoring.sources import ALERT, Scored
 from training.config import FairnessLimits
-from training.evaluation import FairnessReport, fairness_report, widest_gap
+from training.evaluation import (
+    FairnessReport,
+    fairness_report,
+    proportion_variance,
+    rates_by_group,
+    widest_gap,
+)
 
 
 @dataclass
@@ -47,9 +53,10 @@ class GroupShift:
 
 
 def _rates(frame: pd.DataFrame, groups: pd.DataFrame, attribute: str) -> pd.DataFrame:
-    alert = pd.Series(frame[ALERT].to_numpy(dtype=bool), index=frame.index)
-    grouped = alert.groupby(groups[attribute], observed=True)
-    return pd.DataFrame({"n": grouped.size(), "alert_rate": grouped.mean()})
+    """n and alert rate by group (no outcomes needed: they are not read)."""
+    alert = frame[ALERT].to_numpy(dtype=bool)
+    table = rates_by_group(np.zeros_like(alert), alert, groups[attribute].to_numpy())
+    return table.set_index("group")[["n", "alert_rate"]]
 
 
 def alert_rate_shift(
@@ -76,14 +83,17 @@ def alert_rate_shift(
         ]
         if len(eligible) < 2:
             continue
-        variance = np.zeros(len(eligible))
-        for side in ("reference", "current"):
-            rate = eligible[f"alert_rate_{side}"].to_numpy(dtype=float)
-            variance += rate * (1 - rate) / eligible[f"n_{side}"].to_numpy(dtype=float)
+        ref, cur = (
+            proportion_variance(
+                eligible[f"alert_rate_{side}"].to_numpy(dtype=float),
+                eligible[f"n_{side}"].to_numpy(dtype=float),
+            )
+            for side in ("reference", "current")
+        )
         gap = widest_gap(
             eligible["group"].astype(str).tolist(),
             eligible["change"].to_numpy(dtype=float),
-            variance,
+            ref + cur,
             limits.max_alert_rate_shift_difference,
             min_z,
         )
@@ -119,7 +129,7 @@ def outcome_fairness(scored: Scored, limits: FairnessLimits, min_z: float) -> Fa
     )
 
 
-def rates_by_group(fairness: FairnessReport | None) -> dict[str, float]:
+def outcome_gap_metrics(fairness: FairnessReport | None) -> dict[str, float]:
     """Flat metrics for MLflow: the largest TPR/FPR difference per attribute."""
     if fairness is None:
         return {}

@@ -19,7 +19,7 @@ import pandas as pd
 from kykytutka.model import KykytutkaModel
 from monitoring.config import MonitorConfig
 from monitoring.drift import MISSING_SHARE, DriftResult, run_drift
-from monitoring.fairness import GroupShift, alert_rate_shift, outcome_fairness, rates_by_group
+from monitoring.fairness import GroupShift, alert_rate_shift, outcome_fairness, outcome_gap_metrics
 from monitoring.sources import MonitorInputError, Scored, load_current, load_reference
 from training.evaluation import FairnessReport
 
@@ -67,7 +67,7 @@ class MonitorResult:
             f"alert_rate_shift_difference.{check['attribute']}": float(check["difference"])
             for check in self.group_shift.checks
         }
-        figures |= rates_by_group(self.fairness)
+        figures |= outcome_gap_metrics(self.fairness)
         return figures
 
     def summary(self) -> str:

@@ -57,7 +57,7 @@ def score(model: KykytutkaModel, records: pd.DataFrame) -> pd.DataFrame:
     probability = model.alert.predict_proba(records)
     scored = records.copy()
     scored[PROBABILITY] = probability.astype(float)
-    scored[ALERT] = probability >= model.metadata.alert_threshold
+    scored[ALERT] = model.alerted(probability)
     return scored
 
 

@@ -264,12 +264,7 @@ async def caller(
 
 
 def role(required: Role) -> Callable[[Caller], Awaitable[Caller]]:
-    async def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
-        if who.role != required:
-            raise HTTPException(403, f"the role {who.role.value} may not do this")
-        return who
-
-    return check
+    return any_role(required)
 
 
 def any_role(*allowed: Role) -> Callable[[Caller], Awaitable[Caller]]:
@@ -559,7 +554,7 @@ def _assess(request: Request, records: list[BookingRecord], language: str) -> li
     for record, values, result in zip(dumped, numeric, results, strict=True):
         segment = model.segmentation.segments[result.segment_id]
         level = str(model.alert_level(np.array([result.probability]))[0])
-        alert = result.probability >= model.metadata.alert_threshold
+        alert = bool(model.alerted(np.asarray(result.probability)))
         name = segment.name_fi if language == "fi" else segment.name_en
         assessment = Assessment(
             decision_id=str(uuid.uuid4()),

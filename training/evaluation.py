@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -93,9 +92,6 @@ class Gap:
     z: float
     passed: bool
 
-    def __getitem__(self, key: str) -> Any:
-        return getattr(self, key)
-
 
 def widest_gap(
     names: list[str], values: np.ndarray, variances: np.ndarray, limit: float, min_z: float
@@ -121,6 +117,12 @@ def widest_gap(
                     ),
                 )
     return widest
+
+
+def proportion_variance(rate: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """The sampling variance of proportions ``rate`` observed over ``n`` (at least 1)."""
+    variance: np.ndarray = rate * (1 - rate) / np.maximum(n, 1.0)
+    return variance
 
 
 def gap_z(gap: float, variance: float) -> float:
@@ -202,13 +204,13 @@ def fairness_report(
             gap = widest_gap(
                 eligible["group"].astype(str).tolist(),
                 rate,
-                rate * (1 - rate) / np.maximum(base.to_numpy(dtype=float), 1.0),
+                proportion_variance(rate, base.to_numpy(dtype=float)),
                 limit,
                 min_z,
             )
             differences.append(
                 {"attribute": attribute, "metric": metric, "limit": limit}
-                | {k: gap[k] for k in ("difference", "z", "passed")}
+                | {"difference": gap.difference, "z": gap.z, "passed": gap.passed}
             )
         rates = large["alert_rate"]
         differences.append(

@@ -51,7 +51,7 @@ serve-demo: install
 	chmod 600 $(STATE)/demo-booking.key
 	-$(MAKE) --no-print-directory stop
 	set -a; . $(STATE)/service.env; set +a; nohup $(BIN)/kykytutka serve --port $(PORT) > $(STATE)/serve.log 2>&1 & echo $$! > $(STATE)/serve.pid
-	$(BIN)/python -m serving.sample http://127.0.0.1:$(PORT) $(STATE)/demo-booking.key
+	$(BIN)/python -m kykytutka.sample http://127.0.0.1:$(PORT) $(STATE)/demo-booking.key
 	@echo "The API runs on http://127.0.0.1:$(PORT) (docs: /docs, log: $(STATE)/serve.log); stop it with: make stop"
 
 stop:

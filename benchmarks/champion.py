@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from models.registry import use_tracking
 from tests.projects import inside_project
 from training.config import TrainConfig
 from training.registry import promote
-from training.tracking import use_tracking
 from training.train import train
 
 

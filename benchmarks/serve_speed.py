@@ -29,9 +29,9 @@ from pathlib import Path
 import httpx
 
 from benchmarks.champion import train_champion
+from data_contracts.validation import as_json_records
 from serving.security import Role, create_key
 from synthetic.cohort import generate_cohort
-from training.signature import as_json_records
 
 RATE = 200  # requests per second
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))

@@ -9,8 +9,10 @@ problem is ever a traceback.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -291,3 +293,72 @@ def prepare_records(frame: pd.DataFrame) -> pd.DataFrame:
 def load_bookings(path: str | Path, labelled: bool | None = None) -> pd.DataFrame:
     """Read and validate a booking file: CSV or Parquet."""
     return validate_bookings(read_bookings(path), labelled, source=str(path))
+
+
+def _plain(value: Any) -> Any:
+    """A frame cell as a plain Python value: missing (NaN, NA, NaT) as None."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def validate_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each row of ``frame`` validated by the API's own model (``BookingRecord``), as the dicts of
+    ``BookingRecord.model_dump()``; ContractError lists every violation with its row and field.
+    Outcome and synthetic columns are dropped, as ``prepare_records`` drops them."""
+    from pydantic import ValidationError
+
+    from data_contracts.booking import BookingRecord
+
+    dropped = set(fields_with_role("label", "synthetic"))
+    names = [str(c) for c in frame.columns]
+    keep = [position for position, name in enumerate(names) if name not in dropped]
+    if len(frame) == 0:
+        raise ContractError([ContractViolation("file", "no booking records (empty input)")])
+    records: list[dict[str, Any]] = []
+    violations: list[ContractViolation] = []
+    seen: set[str] = set()
+    for row, values in enumerate(frame.itertuples(index=False, name=None), start=1):
+        raw = {names[i]: _plain(values[i]) for i in keep}
+        try:
+            record = BookingRecord.model_validate(raw).model_dump()
+        except ValidationError as exc:
+            for error in exc.errors():
+                location = ".".join(str(p) for p in error["loc"]) or "record"
+                value = error.get("input") if error["type"] != "missing" else None
+                problem = (
+                    "unknown column: not in the contract"
+                    if (error["type"] == "extra_forbidden")
+                    else str(error["msg"])
+                )
+                violations.append(
+                    ContractViolation(location, problem, row, None if value is None else str(value))
+                )
+            continue
+        if record["booking_id"] in seen:
+            violations.append(
+                ContractViolation(
+                    "booking_id", "duplicated; must be unique", row, record["booking_id"]
+                )
+            )
+        seen.add(record["booking_id"])
+        records.append(record)
+    if violations:
+        raise ContractError(violations)
+    return records
+
+
+def as_json_records(records: pd.DataFrame) -> list[dict[str, Any]]:
+    """Booking records as a booking system would send them in JSON (None for missing)."""
+    from data_contracts.contract import BOOKING_COLUMNS
+
+    out = records[list(BOOKING_COLUMNS)].astype(object)
+    out["booking_time"] = records["booking_time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = out.where(pd.notna(out), None)
+    return [{str(k): v for k, v in row.items()} for row in out.to_dict(orient="records")]

@@ -134,8 +134,8 @@ def train(
     ] = None,
 ) -> None:
     """Train the alert and segmentation models, log them to MLflow and register a challenger."""
+    from audit.windows import AuditReadError, labelled_bookings
     from data_contracts.validation import ContractError
-    from monitoring.sources import MonitorInputError, labelled_from_audit
     from training.config import ConfigError, load_config
     from training.train import train as run_training
 
@@ -144,13 +144,13 @@ def train(
     try:
         settings = load_config(config)
         if audit_url is not None:
-            records = labelled_from_audit(audit_url)
+            records = labelled_bookings(audit_url)
             result = run_training(
                 settings, records=records, source=f"audit outcomes ({len(records)})"
             )
         else:
             result = run_training(settings, data_file=data)
-    except (ConfigError, ContractError, MonitorInputError) as error:
+    except (ConfigError, ContractError, AuditReadError) as error:
         raise _fail(str(error)) from None
     metrics = result.metrics
     typer.echo(
@@ -188,9 +188,9 @@ def promote(
     ] = "pr_auc",
 ) -> None:
     """Move the 'champion' alias to the challenger if it is better and fair; else refuse and say why."""
-    from training.evaluation import CAPACITIES
+    from models.evaluation import CAPACITIES
+    from models.registry import use_tracking
     from training.registry import promote as run_promotion
-    from training.tracking import use_tracking
 
     allowed = {"roc_auc", "pr_auc", "brier", "ece"} | {
         f"recall_at_{round(c * 100)}pct" for c in CAPACITIES
@@ -208,8 +208,8 @@ def compare(
     experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "kykytutka",
 ) -> None:
     """Print a table of the runs of an experiment, newest first."""
+    from models.registry import use_tracking
     from training.registry import compare_runs
-    from training.tracking import use_tracking
 
     try:
         table = compare_runs(use_tracking(), experiment)
@@ -298,12 +298,12 @@ def monitor(
     """Drift and fairness check: exit 0 within limits, 1 on a breach, 2 on bad input."""
     import os
 
+    from models.registry import use_tracking
     from monitoring.config import load_monitor_config
     from monitoring.monitor import monitor as run_monitor
     from monitoring.sources import MonitorInputError
     from serving.settings import STATE_DIR
     from training.config import ConfigError
-    from training.tracking import use_tracking
 
     url = (
         audit_url or os.environ.get("KYKYTUTKA_AUDIT_URL") or f"sqlite:///{STATE_DIR / 'audit.db'}"

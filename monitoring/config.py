@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from training.config import FairnessLimits, load_yaml_model
+from models.config import FairnessLimits, load_yaml_model
 
 
 class _Frozen(BaseModel):

@@ -19,16 +19,16 @@ import pandas as pd
 
 from data_contracts.contract import TARGET
 from features.groups import fairness_groups
-from monitoring.config import GroupShiftLimits
-from monitoring.sources import ALERT, Scored
-from training.config import FairnessLimits
-from training.evaluation import (
+from models.config import FairnessLimits
+from models.evaluation import (
     FairnessReport,
     fairness_report,
     proportion_variance,
     rates_by_group,
     widest_gap,
 )
+from monitoring.config import GroupShiftLimits
+from monitoring.sources import ALERT, Scored
 
 
 @dataclass

@@ -16,12 +16,12 @@ from typing import Any
 
 import pandas as pd
 
-from kykytutka.model import KykytutkaModel
+from models.evaluation import FairnessReport
+from models.packaged import KykytutkaModel
 from monitoring.config import MonitorConfig
 from monitoring.drift import MISSING_SHARE, DriftResult, run_drift
 from monitoring.fairness import GroupShift, alert_rate_shift, outcome_fairness, outcome_gap_metrics
 from monitoring.sources import MonitorInputError, Scored, load_current, load_reference
-from training.evaluation import FairnessReport
 
 WITHIN_LIMITS, BREACHED, BAD_INPUT = 0, 1, 2
 
@@ -139,18 +139,12 @@ def _verdict(result: MonitorResult, config: MonitorConfig) -> list[str]:
 
 
 def load_monitored_model(model_uri: str) -> tuple[KykytutkaModel, str]:
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    from serving.models import resolve_version
+    from models.registry import ModelNotAvailable, load_model, resolve_version
 
     try:
-        model = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
-    except (MlflowException, OSError) as exc:
-        message = str(exc).splitlines()[0][:200]
-        raise MonitorInputError(f"model {model_uri} cannot be loaded: {message}") from None
-    if not isinstance(model, KykytutkaModel):
-        raise MonitorInputError(f"model {model_uri} is not a kykytutka model")
+        model = load_model(model_uri)
+    except ModelNotAvailable as exc:
+        raise MonitorInputError(str(exc)) from None
     version = resolve_version(model_uri) or model_uri.rsplit("/", 1)[-1]
     return model, version
 
@@ -299,7 +293,7 @@ def _page(result: MonitorResult, tables: dict[str, pd.DataFrame]) -> str:
 def _log(result: MonitorResult, config: MonitorConfig, out: Path) -> str:
     import mlflow
 
-    from training.tracking import ensure_experiment, use_tracking
+    from models.registry import ensure_experiment, use_tracking
 
     client = use_tracking()
     experiment = ensure_experiment(client, config.experiment)

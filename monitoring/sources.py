@@ -4,24 +4,20 @@ the model's ``alert_probability`` and ``alert`` and, where known, the outcome ``
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from data_contracts.contract import BOOKING_COLUMNS, FIELDS_BY_NAME, TARGET
+from audit.windows import ALERT, PROBABILITY, AuditReadError, read_window
+from data_contracts.contract import BOOKING_COLUMNS, TARGET
 from data_contracts.validation import ContractError, load_bookings, validate_bookings
-from kykytutka.model import KykytutkaModel
+from models.packaged import KykytutkaModel
 
-PROBABILITY = "alert_probability"
-ALERT = "alert"
-SUPPORT_LEVEL = "support_level"
+__all__ = ["ALERT", "PROBABILITY", "MonitorInputError", "Scored", "load_current", "load_reference"]
 MIN_ROWS = 1_000  # below this the drift distances are too noisy to judge
 RUN_ID = re.compile(r"^(?:runs:/)?([0-9a-f]{32})/?$")
 AUDIT_WINDOW = re.compile(r"^audit:(.+)$")
@@ -160,105 +156,8 @@ def _moment(text: str, window: str) -> datetime:
 def read_audit_window(
     audit_url: str, since: datetime, until: datetime, labelled_only: bool = False
 ) -> Scored:
-    import sqlalchemy as sa
-
-    from serving.audit import AuditStore, decisions, outcomes
-
-    if (
-        audit_url.startswith("sqlite:///")
-        and not Path(audit_url.removeprefix("sqlite:///")).is_file()
-    ):
-        raise MonitorInputError(f"no audit store at {audit_url} (set --audit-url)")
     try:
-        store = AuditStore(audit_url)
-    except sa.exc.SQLAlchemyError as exc:
-        raise MonitorInputError(f"audit store {audit_url}: {str(exc).splitlines()[0]}") from None
-    latest = (
-        sa.select(outcomes.c.decision_id, sa.func.max(outcomes.c.id).label("id"))
-        .group_by(outcomes.c.decision_id)
-        .subquery()
-    )
-    query = (
-        sa.select(
-            decisions.c.decision_id,
-            decisions.c.client_ref_hash,
-            decisions.c.model_version,
-            decisions.c.alert_probability,
-            decisions.c.alert,
-            decisions.c.inputs,
-            outcomes.c.needs_support,
-            outcomes.c.support_level,
-        )
-        .select_from(
-            decisions.outerjoin(latest, latest.c.decision_id == decisions.c.decision_id).outerjoin(
-                outcomes, outcomes.c.id == latest.c.id
-            )
-        )
-        .where(decisions.c.decided_at >= since, decisions.c.decided_at < until)
-        .order_by(decisions.c.decided_at, decisions.c.decision_id)
-    )
-    if labelled_only:
-        query = query.where(outcomes.c.needs_support.is_not(None))
-    try:
-        with store.engine.connect() as connection:
-            rows = connection.execute(query).all()
-    except sa.exc.SQLAlchemyError as exc:
-        raise MonitorInputError(f"audit store {audit_url}: {str(exc).splitlines()[0]}") from None
-    finally:
-        store.engine.dispose()
-    # A booking assessed again (a retry, a second hook call) counts once: its newest decision.
-    # The outcome is the client's: if it was recorded on an earlier decision, it still counts.
-    newest: dict[str, tuple[Any, dict[str, Any], tuple[Any, Any]]] = {}
-    for row in rows:
-        parsed = _inputs(row.inputs)
-        booking = str(parsed.get("booking_id"))
-        outcome = (row.needs_support, row.support_level)
-        if outcome[0] is None and booking in newest:
-            outcome = newest[booking][2]
-        newest[booking] = (row, parsed, outcome)
-    rows = [row for row, _, _ in newest.values()]
-    known = [outcome for _, _, outcome in newest.values()]
-    window = f"assessments from {since.isoformat()} to {until.isoformat()}"
-    if labelled_only:
-        window += " with outcomes"
-    if len(rows) < MIN_ROWS:
-        raise MonitorInputError(f"{window}: {len(rows)} found; monitoring needs {MIN_ROWS}+")
-    inputs = pd.DataFrame([parsed for _, parsed, _ in newest.values()])
-    # The store keeps only the keyed hash of the client reference; it stands in for it here.
-    inputs["client_ref"] = [row.client_ref_hash[:32] for row in rows]
-    try:
-        frame = validate_bookings(
-            inputs[[c for c in BOOKING_COLUMNS if c in inputs]], labelled=False, source=window
-        )
-    except ContractError as exc:
-        raise MonitorInputError(exc.report(limit=10)) from None
-    frame[PROBABILITY] = np.array([row.alert_probability for row in rows], dtype=float)
-    frame[ALERT] = np.array([bool(row.alert) for row in rows])
-    frame[TARGET] = pd.array([needs for needs, _ in known], dtype="boolean")
-    frame[SUPPORT_LEVEL] = pd.Categorical(
-        [level for _, level in known],
-        dtype=FIELDS_BY_NAME[SUPPORT_LEVEL].pandas_dtype,
-    )
-    versions = sorted({str(row.model_version) for row in rows}, key=_version_order)
-    return Scored(frame, window, versions)
-
-
-def _inputs(stored: Any) -> dict[str, Any]:
-    return stored if isinstance(stored, dict) else dict(json.loads(stored))
-
-
-def labelled_from_audit(audit_url: str) -> pd.DataFrame:
-    """Every audited booking whose outcome a coordinator has confirmed, as labelled booking
-    records (for ``kykytutka train --audit-url``); the newest outcome of each decision counts."""
-    since = datetime(1970, 1, 1, tzinfo=UTC)
-    until = datetime(9999, 1, 1, tzinfo=UTC)
-    scored = read_audit_window(audit_url, since, until, labelled_only=True)
-    frame = scored.frame.drop(columns=[PROBABILITY, ALERT])
-    try:
-        return validate_bookings(frame, labelled=True, source=scored.description)
-    except ContractError as exc:
-        raise MonitorInputError(exc.report(limit=10)) from None
-
-
-def _version_order(version: str) -> tuple[int, str]:
-    return (int(version), "") if version.isdigit() else (1 << 30, version)
+        window = read_window(audit_url, since, until, labelled_only, min_rows=MIN_ROWS)
+    except AuditReadError as exc:
+        raise MonitorInputError(str(exc)) from None
+    return Scored(window.frame, window.description, window.model_versions)

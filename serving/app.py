@@ -28,9 +28,9 @@ from prometheus_client import (
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from audit.store import AuditStore, AuditUnavailable, now, pseudonymise
 from data_contracts.booking import CONTRACT_VERSION, BookingRecord
-from kykytutka.model import assess_records
-from serving.audit import AuditStore, AuditUnavailable, now, pseudonymise
+from models.registry import use_tracking
 from serving.explain import choose_language, reasons
 from serving.interop import (
     SERVICE_ID,
@@ -40,10 +40,9 @@ from serving.interop import (
     discovery,
     risk_assessment,
 )
-from serving.models import LoadedModel, ModelNotAvailable, load_model, resolve_version
+from serving.models import LoadedModel, ModelNotAvailable, load_champion, resolve_version
 from serving.security import Caller, KeyRing, Role
 from serving.settings import ServiceSettings
-from training.tracking import use_tracking
 
 log = logging.getLogger("kykytutka.serving")
 
@@ -299,7 +298,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         app.state.loaded = None
         use_tracking()  # MLFLOW_TRACKING_URI, else ./mlflow.db: set by the job, never on import
         try:
-            app.state.loaded = load_model(config.model_uri, config.model_cache_dir)
+            app.state.loaded = load_champion(config.model_uri, config.model_cache_dir)
             _log("model_loaded", version=app.state.loaded.version, source=app.state.loaded.source)
         except ModelNotAvailable as exc:
             _log("model_missing", error=str(exc))
@@ -547,7 +546,7 @@ def _assess(request: Request, records: list[BookingRecord], language: str) -> li
     model = loaded.model
     dumped = [record.model_dump(mode="json") for record in records]
     numeric = [record.model_dump() for record in records]
-    results = assess_records(model, numeric)
+    results = model.explain_records(numeric)
     decided_at = now()
     assessments, rows = [], []
     key = settings.pseudonym_key.get_secret_value()
@@ -568,7 +567,7 @@ def _assess(request: Request, records: list[BookingRecord], language: str) -> li
                 name=name,
                 name_fi=segment.name_fi,
                 name_en=segment.name_en,
-                support_level=segment.support_level,
+                support_level=segment.support_level.value,
                 service_path=segment.service_path,
             ),
             reasons=[
@@ -624,7 +623,7 @@ def _assess(request: Request, records: list[BookingRecord], language: str) -> li
 
 
 async def _checkpoint_audit(app: FastAPI, every_seconds: float = 2.0) -> None:
-    """SQLite WAL checkpoints off the request path (see serving.audit)."""
+    """SQLite WAL checkpoints off the request path (see audit.store)."""
     while True:
         await asyncio.sleep(every_seconds)
         try:
@@ -643,7 +642,7 @@ async def _watch_champion(app: FastAPI, settings: ServiceSettings) -> None:
             continue
         try:
             app.state.loaded = await asyncio.to_thread(
-                load_model, settings.model_uri, settings.model_cache_dir
+                load_champion, settings.model_uri, settings.model_cache_dir
             )
             _log("model_swapped", version=version)
         except Exception as exc:  # keep serving the model we have

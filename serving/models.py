@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
 
-from kykytutka.model import MODEL_NAME, KykytutkaModel
+from models.packaged import KykytutkaModel
+from models.registry import MODEL_NAME, ModelNotAvailable, load_model, parse_alias, resolve_version
+
+__all__ = ["LoadedModel", "ModelNotAvailable", "load_champion", "resolve_version"]
 
 log = logging.getLogger("kykytutka.serving")
 
@@ -27,34 +28,9 @@ class LoadedModel:
     source: str  # "registry" or "local copy"
 
 
-class ModelNotAvailable(RuntimeError):
-    pass
-
-
-def _alias(model_uri: str) -> tuple[str, str] | None:
-    # models:/name@alias
-    if model_uri.startswith("models:/") and "@" in model_uri:
-        name, alias = model_uri.removeprefix("models:/").split("@", 1)
-        return name, alias
-    return None
-
-
-def resolve_version(model_uri: str) -> str | None:
-    """The registry version behind ``model_uri`` now, or None if the registry cannot say."""
-    parsed = _alias(model_uri)
-    if parsed is None:
-        return None
-    try:
-        version = MlflowClient().get_model_version_by_alias(*parsed)
-    except (MlflowException, OSError) as exc:
-        log.warning(json.dumps({"event": "registry_unreachable", "error": str(exc)[:200]}))
-        return None
-    return str(version.version)
-
-
-def load_model(model_uri: str, cache_dir: Path) -> LoadedModel:
+def load_champion(model_uri: str, cache_dir: Path) -> LoadedModel:
     """The model behind ``model_uri``: downloaded into the cache, or the newest cached copy."""
-    parsed = _alias(model_uri)
+    parsed = parse_alias(model_uri)
     name = parsed[0] if parsed else MODEL_NAME
     version = resolve_version(model_uri)
     if version is not None:
@@ -74,7 +50,7 @@ def load_model(model_uri: str, cache_dir: Path) -> LoadedModel:
                 shutil.rmtree(partial, ignore_errors=True)
             if not (target / "MLmodel").is_file():
                 raise ModelNotAvailable(f"the local copy in {target} is incomplete")
-        model = mlflow.pyfunc.load_model(str(target)).unwrap_python_model()
+        model = load_model(str(target))
         pointer = cache_dir / f".current-{os.getpid()}.json"
         pointer.write_text(json.dumps({"name": name, "version": version}))
         pointer.replace(cache_dir / "current.json")  # atomic, whichever worker writes last
@@ -83,7 +59,7 @@ def load_model(model_uri: str, cache_dir: Path) -> LoadedModel:
     if current.is_file():
         known = json.loads(current.read_text())
         target = cache_dir / f"{known['name']}-v{known['version']}"
-        model = mlflow.pyfunc.load_model(str(target)).unwrap_python_model()
+        model = load_model(str(target))
         log.warning(json.dumps({"event": "model_from_local_copy", "version": known["version"]}))
         return LoadedModel(model, known["name"], str(known["version"]), "local copy")
     raise ModelNotAvailable(

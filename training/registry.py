@@ -6,15 +6,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from data_contracts.contract import BOOKING_COLUMNS, TARGET
-from kykytutka.model import CHALLENGER, CHAMPION, MODEL_NAME
-from training.evaluation import classification_metrics
+from models.evaluation import classification_metrics
+from models.registry import CHALLENGER, CHAMPION, MODEL_NAME, load_model
 
 LOWER_IS_BETTER = {"brier", "ece"}
 
@@ -43,8 +42,8 @@ def _test_set(client: MlflowClient, run_id: str) -> pd.DataFrame:
 
 
 def score_version(version: str, records: pd.DataFrame, metric: str) -> float:
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{version}")
-    assessed = model.predict(records[list(BOOKING_COLUMNS)])
+    model = load_model(f"models:/{MODEL_NAME}/{version}")
+    assessed = model.predict(None, records[list(BOOKING_COLUMNS)])
     metrics = classification_metrics(
         records[TARGET].to_numpy(dtype=bool), assessed["alert_probability"].to_numpy(dtype=float)
     )

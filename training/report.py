@@ -10,12 +10,12 @@ import pandas as pd
 
 from data_contracts.booking import CONTRACT_VERSION
 from data_contracts.contract import PROTECTED_ATTRIBUTES
+from models.evaluation import FairnessReport
 from training.alert import HAND_RULE
-from training.evaluation import FairnessReport
 
 if TYPE_CHECKING:
+    from models.segmentation import SegmentationModel
     from training.config import TrainConfig
-    from training.segmentation import SegmentationModel
 
 
 def _pyplot() -> Any:

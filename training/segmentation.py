@@ -1,4 +1,4 @@
-"""The segmentation model: named client profiles with a support level and a service path.
+"""Fitting the segmentation model: named client profiles with a support level and a service path.
 
 Clients are grouped with k-means on a few interpretable, standardised features of the booking
 context (not on the outcome, and never on protected attributes). The number of segments is chosen by
@@ -10,7 +10,6 @@ Names, support levels and service paths are read off each segment's profile in n
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,93 +20,11 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
 
 from data_contracts.booking import SupportLevel
+from features.spec import threshold, work_ability_band
 from features.transformers import BookingFeatures
+from models.segmentation import SEGMENT_FEATURES, Segment, SegmentationModel, segment_matrix
 
-#: The booking-context features segments are built from (all outputs of BookingFeatures).
-# Age and visit counts are left out: they vary smoothly across everyone and only blur the profiles.
-SEGMENT_FEATURES: tuple[str, ...] = (
-    "out_of_work",
-    "months_unemployed",
-    "sickness_absence_days_12m",
-    "complaint_duration_weeks",
-    "work_ability_score",
-    "psychosocial_concerns",
-)
-_LOG_SCALED = {"months_unemployed", "sickness_absence_days_12m", "complaint_duration_weeks"}
-SUPPORT_LEVELS: tuple[str, ...] = tuple(level.value for level in SupportLevel)
 STABLE_ARI = 0.8
-
-
-def segment_matrix(features: Any, medians: dict[str, float]) -> np.ndarray:
-    """The numeric matrix k-means sees: missing values imputed by training medians, long tails
-    compressed with log1p so that a few very long absences do not make their own segment."""
-    columns = []
-    for name in SEGMENT_FEATURES:
-        values = np.asarray(features[name], dtype=float)
-        values = np.where(np.isnan(values), medians[name], values)
-        columns.append(np.log1p(values) if name in _LOG_SCALED else values)
-    return np.column_stack(columns)
-
-
-@dataclass
-class Segment:
-    id: str
-    name_fi: str
-    name_en: str
-    support_level: str
-    service_path: list[str]
-    share: float
-    need_rate: float
-    profile: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class SegmentationModel:
-    features: BookingFeatures
-    medians: dict[str, float]
-    scaler: StandardScaler
-    kmeans: KMeans
-    ids: list[str]  # ids[cluster index] = stable segment id
-    segments: dict[str, Segment]
-    selection: pd.DataFrame  # k, silhouette, stability (mean ARI of bootstrap refits)
-
-    @property
-    def centroids(self) -> pd.DataFrame:
-        """Centroids in feature units (log1p where compressed), indexed by segment id. Later models
-        align to these after standardising them with their own scaler."""
-        centres = self.scaler.inverse_transform(self.kmeans.cluster_centers_)
-        return pd.DataFrame(centres, index=self.ids, columns=SEGMENT_FEATURES)
-
-    def assign_features(self, features: Any) -> np.ndarray:
-        """Segment ids from a BookingFeatures frame or a mapping of its columns to arrays."""
-        # Nearest centroid in standardised space: what KMeans.predict computes, without its
-        # per-call input checks (1.2 ms for one row; equality is tested).
-        scaled = (segment_matrix(features, self.medians) - self.scaler.mean_) / self.scaler.scale_
-        centres = self.kmeans.cluster_centers_
-        nearest = ((scaled[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
-        ids: np.ndarray = np.asarray(self.ids, dtype=object)[nearest]
-        return ids
-
-    def assign(self, records: pd.DataFrame) -> np.ndarray:
-        """The segment id of each booking record."""
-        return self.assign_features(self.features.transform(records))
-
-    def profile_table(self) -> pd.DataFrame:
-        rows = []
-        for segment in self.segments.values():
-            rows.append(
-                {
-                    "segment_id": segment.id,
-                    "name_fi": segment.name_fi,
-                    "name_en": segment.name_en,
-                    "share": segment.share,
-                    "need_rate": segment.need_rate,
-                    "support_level": segment.support_level,
-                    "service_path": "; ".join(segment.service_path),
-                    **segment.profile,
-                }
-            )
-        return pd.DataFrame(rows)
 
 
 def _fit_kmeans(matrix: np.ndarray, k: int, seed: int) -> KMeans:
@@ -276,22 +193,24 @@ def describe_segments(
     return segments
 
 
-def _recommended_level(need_rate: float, overall_need: float, levels: pd.Series) -> str:
+def _recommended_level(need_rate: float, overall_need: float, levels: pd.Series) -> SupportLevel:
     """Self-care for segments whose need is below average; otherwise the level most often confirmed
     for the segment's clients who needed support."""
     if need_rate < overall_need or levels.empty:
-        return SupportLevel.SELF_CARE.value
-    return str(levels.idxmax())
+        return SupportLevel.SELF_CARE
+    return SupportLevel(str(levels.idxmax()))
 
 
-def _name_and_path(profile: dict[str, float], level: str) -> tuple[str, str, list[str]]:
+def _name_and_path(profile: dict[str, float], level: SupportLevel) -> tuple[str, str, list[str]]:
     """A Finnish and English name and a service path (DOMAIN.md's catalogue) from the profile."""
     out_of_work = profile["share_out_of_work"] >= 0.5
-    long_unemployed = out_of_work and profile["median_months_unemployed_if_out_of_work"] >= 24
+    long_unemployed = out_of_work and profile[
+        "median_months_unemployed_if_out_of_work"
+    ] >= threshold("very_long_term_unemployed")
     sick = profile["share_long_sickness_absence"] >= 0.4
     prolonged = profile["share_prolonged_complaint"] >= 0.6
     concerns = profile["share_psychosocial_concern"] >= 0.5
-    low_score = profile["median_work_ability_score"] <= 5
+    low_score = work_ability_band(profile["median_work_ability_score"]) == work_ability_band(0)
     young = profile["mean_age"] < 30
     if long_unemployed:
         fi, en = "Pitkäaikaistyötön", "Long-term unemployed"
@@ -320,9 +239,9 @@ def _name_and_path(profile: dict[str, float], level: str) -> tuple[str, str, lis
         fi += ", heikentynyt työkyky"
         en += ", reduced work ability"
         path += ["occupational rehabilitation assessment"]
-    if level == SupportLevel.TEAM.value:
+    if level == SupportLevel.TEAM:
         path = ["work-ability support team: support plan and client coordinator", *path]
-    elif level == SupportLevel.CONSULTATION.value:
+    elif level == SupportLevel.CONSULTATION:
         path = ["consultation of the professional network", *path]
     return fi, en, path
 

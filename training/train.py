@@ -1,13 +1,12 @@
-"""``kykytutka train``: fit, evaluate, explain, check fairness, log and register one model in MLflow.
+"""``kykytutka train``: the wiring of the training steps and MLflow.
 
-The wiring only: the steps are the pure functions of ``training.alert``, ``training.segmentation`` and
-``training.evaluation``; this module orders them and talks to MLflow.
+The steps are the pure functions of ``training.steps`` (loading and splitting, baselines, model
+selection, thresholds, fairness) and ``training.segmentation``; this module orders them, logs what
+they return to MLflow and registers the model.
 """
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import json
 import tempfile
 import time
@@ -16,28 +15,39 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
 import pandas as pd
 
 from data_contracts.booking import CONTRACT_VERSION
-from data_contracts.contract import TARGET, TRUE_RISK
-from data_contracts.validation import load_bookings
-from features.groups import fairness_groups
-from kykytutka.model import CHALLENGER, MODEL_NAME, KykytutkaModel, ModelMetadata
-from training import report
-from training.alert import HAND_RULE, AlertModel, HandRuleBaseline, LogisticBaseline
-from training.config import AlertModelConfig, TrainConfig
-from training.evaluation import (
-    FairnessReport,
-    capacity_threshold,
-    classification_metrics,
-    fairness_report,
+from models.alert import AlertModel
+from models.evaluation import FairnessReport
+from models.packaged import KykytutkaModel, ModelMetadata
+from models.registry import (
+    CHALLENGER,
+    CHAMPION,
+    MODEL_NAME,
+    ModelNotAvailable,
+    ensure_experiment,
+    load_model,
+    use_tracking,
 )
-from training.segmentation import SegmentationModel, fit_segmentation, segment_summary
-from training.signature import input_example, model_signature
-from training.tracking import ensure_experiment, use_tracking
-
-PIP_REQUIREMENTS_NOTE = "the kykytutka package (installed by `make install`)"
+from models.segmentation import SegmentationModel
+from models.signature import input_example, model_signature
+from training import report
+from training.alert import HAND_RULE
+from training.config import TrainConfig
+from training.segmentation import fit_segmentation, segment_summary
+from training.steps import (
+    Split,
+    check_fairness,
+    data_fingerprint,
+    evaluate_baselines,
+    labels,
+    load_training_data,
+    score_test_set,
+    select_alert_model,
+    set_thresholds,
+    split_data,
+)
 
 
 @dataclass
@@ -51,76 +61,6 @@ class TrainResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass
-class Split:
-    train: pd.DataFrame
-    calibration: pd.DataFrame
-    test: pd.DataFrame
-
-
-def load_training_data(config: TrainConfig, data_file: Path | None = None) -> pd.DataFrame:
-    """Labelled booking records from a file, or synthetic cohorts as configured."""
-    source = data_file or config.data.file
-    if source is not None:
-        frame = load_bookings(source, labelled=True)
-        if TARGET not in frame:
-            raise ValueError(f"{source}: no {TARGET} column; training needs outcomes")
-        return frame[frame[TARGET].notna()].reset_index(drop=True)
-    from synthetic.cohort import generate_cohort
-
-    parts = [
-        generate_cohort(region, config.data.rows_per_region, config.data.seed)
-        for region in config.data.regions
-    ]
-    return pd.concat(parts, ignore_index=True)
-
-
-def data_fingerprint(frame: pd.DataFrame) -> str:
-    """A SHA-256 of the training frame's values, logged so a run can be tied to its data."""
-    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes()).hexdigest()
-
-
-def split_data(frame: pd.DataFrame, config: TrainConfig) -> Split:
-    """Stratified on the outcome, reproducible from the seed."""
-    rng = np.random.default_rng(config.data.seed + 1)
-    y = frame[TARGET].to_numpy(dtype=bool)
-    position = np.empty(len(frame))
-    for value in (True, False):
-        members = np.flatnonzero(y == value)
-        position[members] = rng.permutation(len(members)) / max(1, len(members))
-    test = position < config.data.test_share
-    calibration = ~test & (position < config.data.test_share + config.data.calibration_share)
-    train = ~test & ~calibration
-    return Split(frame[train], frame[calibration], frame[test])
-
-
-def _labels(frame: pd.DataFrame) -> np.ndarray:
-    return frame[TARGET].to_numpy(dtype=bool)
-
-
-def _true_risk(frame: pd.DataFrame) -> np.ndarray | None:
-    if TRUE_RISK in frame and frame[TRUE_RISK].notna().all():
-        return frame[TRUE_RISK].to_numpy(dtype=float)
-    return None
-
-
-def _grid(config: TrainConfig) -> list[AlertModelConfig]:
-    if not config.search:
-        return [config.alert]
-    names = list(config.search)
-    return [
-        AlertModelConfig.model_validate(
-            {**config.alert.model_dump(), **dict(zip(names, values, strict=True))}
-        )
-        for values in itertools.product(*(config.search[n] for n in names))
-    ]
-
-
-def _metric_for_selection(metrics: dict[str, float], name: str) -> float:
-    return -metrics[name] if name == "brier" else metrics[name]
-
-
 def train(
     config: TrainConfig,
     data_file: Path | None = None,
@@ -131,15 +71,19 @@ def train(
     """Train, evaluate and log one run. Data: ``records`` (labelled, validated) if given, else
     ``data_file``, else the configured file or synthetic cohorts."""
     timings: dict[str, float] = {}
-    started = time.perf_counter()
+    started = step = time.perf_counter()
+
+    def timed(name: str) -> None:
+        nonlocal step
+        timings[name] = time.perf_counter() - step
+        step = time.perf_counter()
+
     client = use_tracking(project_dir)
     experiment_id = ensure_experiment(client, config.experiment, project_dir)
     frame = records if records is not None else load_training_data(config, data_file)
     fingerprint = data_fingerprint(frame)
     parts = split_data(frame, config)
-    y_train, y_cal, y_test = (_labels(p) for p in (parts.train, parts.calibration, parts.test))
-    truth = _true_risk(parts.test)
-    timings["data_s"] = time.perf_counter() - started
+    timed("data_s")
 
     with mlflow.start_run(experiment_id=experiment_id, run_name=config.name) as parent:
         mlflow.set_tags(
@@ -161,118 +105,69 @@ def train(
                 "contract_version": CONTRACT_VERSION,
             }
         )
-        all_metrics: dict[str, dict[str, float]] = {}
 
-        step = time.perf_counter()
-        for name, baseline in (
-            ("hand_rule", HandRuleBaseline.fit(parts.train)),
-            ("logistic", LogisticBaseline.fit(parts.train, y_train, config.alert.logistic_c)),
-        ):
-            metrics = classification_metrics(y_test, baseline.predict_proba(parts.test), truth)
-            all_metrics[name] = metrics
+        all_metrics = evaluate_baselines(parts, config)
+        for name, metrics in all_metrics.items():
             with mlflow.start_run(experiment_id=experiment_id, run_name=name, nested=True):
                 mlflow.set_tags({"kykytutka.kind": "baseline", "kykytutka.config": config.name})
                 if name == "hand_rule":
                     mlflow.set_tag("hand_rule", HAND_RULE)
                 mlflow.log_metrics(metrics)
-        timings["baselines_s"] = time.perf_counter() - step
+        timed("baselines_s")
 
-        step = time.perf_counter()
-        best: tuple[float, AlertModel, AlertModelConfig] | None = None
-        for candidate in _grid(config):
-            model = AlertModel.fit(
-                parts.train, y_train, parts.calibration, y_cal, candidate, config.data.seed
-            )
-            validation = classification_metrics(y_cal, model.predict_proba(parts.calibration))
-            score = _metric_for_selection(validation, config.promotion_metric)
+        best, candidates = select_alert_model(parts, config)
+        for candidate in candidates:
             with mlflow.start_run(experiment_id=experiment_id, run_name="lightgbm", nested=True):
                 mlflow.set_tags({"kykytutka.kind": "candidate", "kykytutka.config": config.name})
-                mlflow.log_params(candidate.model_dump())
-                mlflow.log_metrics({f"validation_{k}": v for k, v in validation.items()})
-            if best is None or score > best[0]:
-                best = (score, model, candidate)
-        assert best is not None
-        _, alert_model, chosen = best
-        timings["alert_model_s"] = time.perf_counter() - step
+                mlflow.log_params(candidate.config.model_dump())
+                mlflow.log_metrics({f"validation_{k}": v for k, v in candidate.validation.items()})
+        alert_model = best.model
+        timed("alert_model_s")
 
-        calibration_probability = alert_model.predict_proba(parts.calibration)
-        threshold = capacity_threshold(calibration_probability, config.alert_capacity)
-        high = capacity_threshold(calibration_probability, config.alert_capacity / 2)
-        alert_model.threshold = threshold
-        test_probability = alert_model.predict_proba(parts.test)
-        metrics = classification_metrics(y_test, test_probability, truth)
-        metrics["alert_threshold"] = threshold
-        metrics["alert_rate_test"] = float((test_probability >= threshold).mean())
+        thresholds = set_thresholds(
+            alert_model.predict_proba(parts.calibration), config.alert_capacity
+        )
+        alert_model.threshold = thresholds.alert
+        metrics, test_probability = score_test_set(alert_model, parts.test, thresholds)
         all_metrics["lightgbm"] = metrics
         mlflow.log_metrics(metrics)
-        mlflow.log_params({f"chosen.{k}": v for k, v in chosen.model_dump().items()})
+        mlflow.log_params({f"chosen.{k}": v for k, v in best.config.model_dump().items()})
 
-        step = time.perf_counter()
-        reference = _champion_centroids(client)
         segmentation = fit_segmentation(
             parts.train,
-            y_train,
+            labels(parts.train),
             parts.train["support_level"].astype(object),
             candidates=config.segmentation.candidate_counts,
             sample_rows=config.segmentation.sample_rows,
             refits=config.segmentation.bootstrap_refits,
             seed=config.data.seed,
-            reference=reference,
+            reference=_champion_centroids(client),
         )
         summary = segment_summary(segmentation)
         mlflow.log_metrics({f"segments_{k}": float(v) for k, v in summary.items()})
-        timings["segmentation_s"] = time.perf_counter() - step
+        timed("segmentation_s")
 
-        fairness = fairness_report(
-            y_test,
-            test_probability >= threshold,
-            fairness_groups(parts.test),
-            config.fairness.max_true_positive_rate_difference,
-            config.fairness.max_false_positive_rate_difference,
-            config.fairness.min_group_size,
-            config.fairness.min_group_positives,
-        )
+        fairness = check_fairness(parts.test, test_probability >= thresholds.alert, config.fairness)
         mlflow.log_metric("fairness_passed", float(fairness.passed))
         for attribute, metric, difference in fairness.differences[
             ["attribute", "metric", "difference"]
         ].itertuples(index=False):
             mlflow.log_metric(f"fairness_{attribute}_{metric}_difference", float(difference))
 
-        step = time.perf_counter()
         metadata = ModelMetadata(
-            alert_threshold=threshold,
-            high_alert_threshold=high,
+            alert_threshold=thresholds.alert,
+            high_alert_threshold=thresholds.high,
             alert_capacity=config.alert_capacity,
             training_run=parent.info.run_id,
         )
         packaged = KykytutkaModel(alert_model, segmentation, metadata)
         _log_artefacts(config, parts, alert_model, segmentation, fairness, all_metrics, fingerprint)
-        timings["artefacts_s"] = time.perf_counter() - step
+        timed("artefacts_s")
 
-        step = time.perf_counter()
-        version = None
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=packaged,
-            signature=model_signature(),
-            input_example=input_example(parts.test.head(3)),
-            pip_requirements=_pip_requirements(),
-            registered_model_name=MODEL_NAME if config.register_model else None,
+        version = _register(
+            client, config, packaged, parts, parent.info.run_id, fairness, fingerprint
         )
-        if config.register_model:
-            version = str(info.registered_model_version)
-            client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
-            tags = {
-                "contract_version": CONTRACT_VERSION,
-                "run_id": parent.info.run_id,
-                "config": config.name,
-                "fairness_passed": str(fairness.passed).lower(),
-                "fairness_breaches": "; ".join(fairness.breaches())[:4000],
-                "data_fingerprint_sha256": fingerprint,
-            }
-            for key, value in tags.items():
-                client.set_model_version_tag(MODEL_NAME, version, key, value)
-        timings["registration_s"] = time.perf_counter() - step
+        timed("registration_s")
         timings["total_s"] = time.perf_counter() - started
         mlflow.log_metrics({f"time_{k}": v for k, v in timings.items()})
         return TrainResult(
@@ -284,6 +179,41 @@ def train(
             segments=summary,
             timings=timings,
         )
+
+
+def _register(
+    client: Any,
+    config: TrainConfig,
+    packaged: KykytutkaModel,
+    parts: Split,
+    run_id: str,
+    fairness: FairnessReport,
+    fingerprint: str,
+) -> str | None:
+    """Log the packaged model; register it as the challenger with its provenance as tags."""
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=packaged,
+        signature=model_signature(),
+        input_example=input_example(parts.test.head(3)),
+        pip_requirements=_pip_requirements(),
+        registered_model_name=MODEL_NAME if config.register_model else None,
+    )
+    if not config.register_model:
+        return None
+    version = str(info.registered_model_version)
+    client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
+    tags = {
+        "contract_version": CONTRACT_VERSION,
+        "run_id": run_id,
+        "config": config.name,
+        "fairness_passed": str(fairness.passed).lower(),
+        "fairness_breaches": "; ".join(fairness.breaches())[:4000],
+        "data_fingerprint_sha256": fingerprint,
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(MODEL_NAME, version, key, value)
+    return version
 
 
 def _pip_requirements() -> list[str]:
@@ -298,17 +228,18 @@ def _pip_requirements() -> list[str]:
 
 
 def _champion_centroids(client: Any) -> pd.DataFrame | None:
-    """The current champion's segment centroids, so that segment ids keep their meaning."""
+    """The current champion's segment centroids, so that segment ids keep their meaning. A champion
+    this version cannot load (registered by an older one) is passed over: ids start afresh."""
     from mlflow.exceptions import MlflowException
-
-    from kykytutka.model import CHAMPION
 
     try:
         version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
     except MlflowException:
         return None
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{version.version}")
-    champion: KykytutkaModel = model.unwrap_python_model()
+    try:
+        champion = load_model(f"models:/{MODEL_NAME}/{version.version}")
+    except ModelNotAvailable:
+        return None
     return champion.segmentation.centroids
 
 
@@ -337,7 +268,7 @@ def _log_artefacts(
 ) -> None:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)
-        y_test = _labels(parts.test)
+        y_test = labels(parts.test)
         probability = alert_model.predict_proba(parts.test)
         report.calibration_plot(y_test, probability, out / "calibration.png")
         sample = parts.test.sample(min(5_000, len(parts.test)), random_state=config.data.seed)

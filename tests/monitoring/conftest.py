@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from models.registry import use_tracking
 from synthetic.cohort import generate_cohort
 from tests.projects import inside_project
 from training.config import TrainConfig
 from training.registry import promote
-from training.tracking import use_tracking
 from training.train import train
 
 CONFIG = {

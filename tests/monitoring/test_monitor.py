@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from audit.store import AuditStore
 from kykytutka.cli import app
 from monitoring.config import MonitorConfig, load_monitor_config
 from monitoring.monitor import monitor
-from serving.audit import AuditStore
 from synthetic.cohort import generate_cohort
 from tests.monitoring.conftest import women_unemployed_longer, write_cohort
 
@@ -126,7 +126,7 @@ def test_a_reference_can_be_a_training_run(in_project: Path) -> None:
         ("missing.parquet", "pirkanmaa-ref.parquet", "missing.parquet: no such file"),
         ("pirkanmaa-ref.parquet", "audit:yesterday", "audit window 'yesterday'"),
         ("pirkanmaa-ref.parquet", "audit:2026-11-05..2026-11-01", "the end is not after"),
-        ("pirkanmaa-ref.parquet", "audit:7d", "0 found; monitoring needs 1000+"),
+        ("pirkanmaa-ref.parquet", "audit:7d", "0 found; 1000+ needed"),
         ("pirkanmaa-ref.parquet", "audit:30d", "no audit store at sqlite:///"),
         ("0123456789abcdef0123456789abcdef", "pirkanmaa-ref.parquet", "reference run"),
         ("broken.csv", "pirkanmaa-ref.parquet", "work_ability_score"),

@@ -13,16 +13,16 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from audit.store import AuditStore, pseudonymise
+from audit.windows import labelled_bookings
 from data_contracts.booking import CONTRACT_VERSION, BookingRecord
-from data_contracts.validation import validate_bookings
+from data_contracts.validation import as_json_records, validate_bookings
 from kykytutka.cli import app
 from monitoring.config import MonitorConfig
 from monitoring.monitor import monitor
-from monitoring.sources import labelled_from_audit, score
-from serving.audit import AuditStore, pseudonymise
+from monitoring.sources import score
 from synthetic.cohort import generate_cohort
 from tests.monitoring.conftest import write_cohort
-from training.signature import as_json_records
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ASSESSED = 3_000
@@ -127,7 +127,7 @@ def test_monitoring_reads_an_audit_window_with_its_outcomes(
 
 
 def test_training_learns_from_confirmed_outcomes(in_project: Path, audit_url: str) -> None:
-    labelled = labelled_from_audit(audit_url)
+    labelled = labelled_bookings(audit_url)
     assert len(labelled) == CONFIRMED
     assert labelled["needs_support"].notna().all()
     needed = labelled["needs_support"].to_numpy(dtype=bool)

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
+from models.registry import use_tracking
 from serving.security import Role, create_key
 from tests.projects import inside_project
 from training.config import TrainConfig
 from training.registry import promote
-from training.tracking import use_tracking
 from training.train import train
 
 SMALL = {

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from data_contracts.booking import CONTRACT_VERSION
+from data_contracts.validation import as_json_records
 from synthetic.cohort import generate_cohort
 from tests.serving.conftest import Service
-from training.signature import as_json_records
 
 RECORDS = as_json_records(generate_cohort("pirkanmaa", 40, seed=5))
 
@@ -73,7 +73,7 @@ def test_a_work_ability_reason_reads_like_the_front_desk_expects(service: Servic
     status, body = service.call("POST", "/v1/assessments", low)
     assert status == 200
     texts = [r["text"] for r in body["reasons"] if r["field"] == "work_ability_score"]
-    assert texts == ["Itsearvioitu työkyky 3/10 (heikko) nostaa tuen tarvetta"]
+    assert texts == ["Itsearvioitu työkyky 3/10 (huono) nostaa tuen tarvetta"]
 
 
 def test_the_auditor_sees_inputs_output_reasons_and_model_but_no_client_reference(

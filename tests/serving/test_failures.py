@@ -11,14 +11,14 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from audit.store import AuditStore
+from data_contracts.validation import as_json_records
 from serving.app import create_app
-from serving.audit import AuditStore
 from serving.security import Role, create_key
 from serving.settings import ServiceSettings
 from synthetic.cohort import generate_cohort
 from tests.serving.conftest import SMALL, service_env
 from training.config import TrainConfig
-from training.signature import as_json_records
 
 RECORD = as_json_records(generate_cohort("etela-pohjanmaa", 5, seed=8))[0]
 POSTGRES_URL = os.environ.get(
@@ -75,7 +75,7 @@ def test_postgresql_audit_store_round_trip() -> None:
         pytest.fail(f"PostgreSQL is not running at {POSTGRES_URL}: {exc}")
     assert store.engine.dialect.name == "postgresql"
     decision_id = str(uuid.uuid4())
-    from serving.audit import now
+    from audit.store import now
 
     store.record(
         [
@@ -134,8 +134,8 @@ def test_a_new_champion_is_picked_up_without_failing_requests(
 ) -> None:
     import time
 
+    from models.registry import use_tracking
     from training.registry import promote
-    from training.tracking import use_tracking
     from training.train import train
 
     client, keys = client_for(

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
+from data_contracts.validation import as_json_records
 from serving.interop import PREFETCH_KEY, SERVICE_ID
 from synthetic.cohort import generate_cohort
 from tests.serving.conftest import Service
-from training.signature import as_json_records
 
 RECORDS = as_json_records(generate_cohort("etela-pohjanmaa", 10, seed=21))
 CONTEXT_FIELDS = {"client_ref", "booking_id", "booking_time"}

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from data_contracts.validation import as_json_records
 from synthetic.cohort import generate_cohort
 from tests.serving.conftest import Service
-from training.signature import as_json_records
 
 RECORDS = as_json_records(generate_cohort("etela-pohjanmaa", 5, seed=21))
 

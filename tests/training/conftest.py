@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from models.alert import AlertModel
+from models.evaluation import capacity_threshold
 from synthetic.cohort import generate_cohort
-from training.alert import AlertModel
+from training.alert import fit_alert_model
 from training.config import AlertModelConfig, TrainConfig
-from training.evaluation import capacity_threshold
-from training.train import Split, split_data
+from training.steps import Split, split_data
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +32,7 @@ def parts(cohort: pd.DataFrame) -> Split:
 def alert_model(parts: Split) -> AlertModel:
     y = parts.train["needs_support"].to_numpy(dtype=bool)
     y_cal = parts.calibration["needs_support"].to_numpy(dtype=bool)
-    model = AlertModel.fit(parts.train, y, parts.calibration, y_cal, AlertModelConfig(), seed=0)
+    model = fit_alert_model(parts.train, y, parts.calibration, y_cal, AlertModelConfig(), seed=0)
     probability = model.predict_proba(parts.calibration)
     model.threshold = capacity_threshold(probability, 0.10)
     return model

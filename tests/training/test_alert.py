@@ -10,9 +10,10 @@ import pytest
 
 from data_contracts.booking import BookingRecord
 from data_contracts.validation import prepare_records
-from training.alert import AlertModel, HandRuleBaseline, LogisticBaseline
-from training.evaluation import classification_metrics
-from training.train import Split
+from models.alert import AlertModel
+from models.evaluation import classification_metrics
+from training.alert import HandRuleBaseline, LogisticBaseline
+from training.steps import Split
 
 
 def _with(records: pd.DataFrame, **values: object) -> pd.DataFrame:
@@ -151,16 +152,22 @@ def test_direct_calibration_equals_the_fitted_calibrator(
     np.testing.assert_allclose(model.calibrate(raw), expected, atol=1e-12)
 
 
-def test_record_fast_path_equals_the_frame_path(
+def test_records_and_frames_score_as_lightgbm_scores_its_training_frame(
     alert_model: AlertModel, sample: pd.DataFrame
 ) -> None:
+    """The one scoring path (a float matrix, categories as contract codes) from API records and
+    from a frame gives what the booster gives on the pandas-categorical frame it was trained on."""
     from data_contracts.contract import BOOKING_COLUMNS
-    from training.signature import as_json_records
+    from data_contracts.validation import as_json_records
+    from features.transformers import encode_records, feature_matrix
+    from models.alert import booster_frame
 
     records = [
         BookingRecord.model_validate(r).model_dump()
         for r in as_json_records(sample[list(BOOKING_COLUMNS)])
     ]
-    features = alert_model.features.transform_records(records)
-    contributions = alert_model.contributions_matrix(features)
-    np.testing.assert_allclose(contributions.sum(axis=1), alert_model.raw_score(sample), atol=1e-9)
+    trained_on = booster_frame(alert_model.features.transform(sample))
+    expected = alert_model.booster.predict(trained_on, raw_score=True)
+    contributions = alert_model.contributions_matrix(feature_matrix(encode_records(records)))
+    np.testing.assert_allclose(contributions.sum(axis=1), expected, atol=1e-9)
+    np.testing.assert_allclose(alert_model.raw_score(sample), expected, atol=1e-9)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from training.config import ConfigError, TrainConfig, load_config
-from training.train import _grid
+from training.steps import candidate_configs
 
 EXPERIMENTS = sorted((Path(__file__).parents[2] / "experiments").glob("*.yaml"))
 
@@ -24,7 +24,7 @@ def test_every_shipped_experiment_loads(path: Path) -> None:
 
 def test_the_search_grid_expands_to_validated_candidates() -> None:
     config = load_config(next(p for p in EXPERIMENTS if p.stem == "search"))
-    candidates = _grid(config)
+    candidates = candidate_configs(config)
     assert len(candidates) == 6
     assert {(c.num_leaves, c.learning_rate) for c in candidates} == {
         (leaves, rate) for leaves in (4, 7, 15) for rate in (0.05, 0.1)

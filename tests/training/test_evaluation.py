@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 from features.groups import AGE_BANDS, age_band, fairness_groups
-from synthetic.cohort import generate_cohort
-from training.evaluation import (
+from models.evaluation import (
     FairnessReport,
     capacity_threshold,
     classification_metrics,
@@ -20,6 +19,7 @@ from training.evaluation import (
     top_share_precision_recall,
     widest_gap,
 )
+from synthetic.cohort import generate_cohort
 
 # -- expected_calibration_error ----------------------------------------------------------------------
 

@@ -20,14 +20,14 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from data_contracts.booking import CONTRACT_VERSION
+from data_contracts.validation import as_json_records
 from kykytutka.cli import app
-from kykytutka.model import CHALLENGER, CHAMPION, MODEL_NAME, OUTPUT_COLUMNS
+from models.packaged import OUTPUT_COLUMNS
+from models.registry import CHALLENGER, CHAMPION, MODEL_NAME, use_tracking
 from synthetic.cohort import generate_cohort
 from tests.projects import inside_project
 from training.config import TrainConfig
 from training.registry import promote
-from training.signature import as_json_records
-from training.tracking import use_tracking
 from training.train import TrainResult, train
 
 SMALL = {

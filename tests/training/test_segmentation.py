@@ -16,13 +16,11 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
+from data_contracts.booking import SupportLevel
+from features.transformers import BookingFeatures
+from models.segmentation import SegmentationModel, segment_matrix
 from synthetic.cohort import generate_cohort
-from training.segmentation import (
-    SUPPORT_LEVELS,
-    SegmentationModel,
-    fit_segmentation,
-    segment_matrix,
-)
+from training.segmentation import describe_segments, fit_segmentation
 
 CANDIDATES = (3, 4, 5)
 SAMPLE_ROWS = 5_000
@@ -97,12 +95,11 @@ def test_every_segment_is_named_levelled_and_has_a_service_path(model: Segmentat
         assert segment.id.strip()
         assert segment.name_fi.strip()
         assert segment.name_en.strip()
-        assert segment.support_level in ("self_care", "consultation", "team")
+        assert segment.support_level in set(SupportLevel)
         assert segment.service_path
         assert all(step.strip() for step in segment.service_path)
         assert 0 < segment.share <= 1
         assert 0 <= segment.need_rate <= 1
-    assert set(SUPPORT_LEVELS) == {"self_care", "consultation", "team"}
 
 
 def test_segment_shares_sum_to_one(model: SegmentationModel) -> None:
@@ -266,16 +263,21 @@ def test_segments_with_below_average_need_recommend_self_care(
     assert {s.support_level for s in below} == {"self_care"}
 
 
-def test_segments_with_above_average_need_recommend_the_most_confirmed_level(
-    model: SegmentationModel, records: pd.DataFrame, assigned: np.ndarray
-) -> None:
-    y = _needs_support(records)
-    levels = records["support_level"].astype(object).to_numpy()
-    above = [s for s in model.segments.values() if s.need_rate >= y.mean()]
-    assert above, "expected at least one segment with above-average need"
-    for segment in above:
-        confirmed = pd.Series(levels[(assigned == segment.id) & y]).value_counts()
-        assert segment.support_level == confirmed.idxmax()
+def test_a_needy_segment_recommends_the_level_confirmed_most_often_for_it() -> None:
+    """Two hand-made segments: S1 (3 of 4 need support: team, team, consultation) and S2 (1 of 4:
+    consultation). S1 is above the overall need (4 of 8) and gets team; S2 is below and gets
+    self-care, whatever its one confirmed level was."""
+    records = _bookings(0).head(8)
+    features = BookingFeatures().fit(records).transform(records)
+    assigned = np.array(["S1"] * 4 + ["S2"] * 4, dtype=object)
+    y = np.array([True, True, True, False, True, False, False, False])
+    levels = np.array(
+        ["team", "team", "consultation", None, "consultation", None, None, None], dtype=object
+    )
+    segments = describe_segments(features, np.full(8, 40.0), assigned, y, levels)
+    assert segments["S1"].support_level is SupportLevel.TEAM
+    assert segments["S2"].support_level is SupportLevel.SELF_CARE
+    assert segments["S1"].need_rate == 0.75
 
 
 def test_integer_labels_give_the_same_segments_as_boolean_labels(

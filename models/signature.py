@@ -10,7 +10,8 @@ from mlflow.types import ColSpec, Schema
 from mlflow.types.schema import AnyType
 
 from data_contracts.contract import BOOKING_COLUMNS, FIELDS_BY_NAME
-from kykytutka.model import OUTPUT_COLUMNS
+from data_contracts.validation import as_json_records
+from models.packaged import OUTPUT_COLUMNS
 
 # The signature names every column of the contract and which may be left out. Types are "any"
 # except for plain text: JSON integers with nulls arrive as float64, typed frames bring pandas
@@ -42,14 +43,6 @@ def model_signature() -> ModelSignature:
     )
     outputs = Schema([ColSpec(_OUTPUT_TYPE.get(name, "string"), name) for name in OUTPUT_COLUMNS])
     return ModelSignature(inputs=inputs, outputs=outputs)
-
-
-def as_json_records(records: pd.DataFrame) -> list[dict[str, Any]]:
-    """Booking records as a booking system would send them in JSON (None for missing)."""
-    out = records[list(BOOKING_COLUMNS)].astype(object)
-    out["booking_time"] = records["booking_time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    out = out.where(pd.notna(out), None)
-    return [{str(k): v for k, v in row.items()} for row in out.to_dict(orient="records")]
 
 
 def input_example(records: pd.DataFrame) -> pd.DataFrame:

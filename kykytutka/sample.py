@@ -9,8 +9,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from data_contracts.validation import as_json_records
 from synthetic.cohort import generate_cohort
-from training.signature import as_json_records
 
 
 def main(url: str, key_file: Path) -> None:

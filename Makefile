@@ -17,7 +17,7 @@ export DO_NOT_TRACK := 1
 export EVIDENTLY_DISABLE_TELEMETRY := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: help install demo test lint typecheck format unit bench-synth bench-train bench-serve bench-monitor docs serve-demo stop
+.PHONY: help install demo test lint typecheck format unit bench-synth bench-train bench-pyfunc bench-serve bench-monitor docs serve-demo stop
 
 help:
 	@echo "make demo   install everything and run the main job end to end on embedded defaults"
@@ -85,6 +85,9 @@ bench-train: install
 # wrk comes from Debian's archive; the benchmark uses it for both servers.
 bench-monitor: install
 	$(BIN)/python benchmarks/monitor_speed.py
+
+bench-pyfunc: install
+	$(BIN)/python benchmarks/pyfunc_speed.py
 
 bench-serve: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

@@ -58,6 +58,22 @@ def _wait(url: str, seconds: float = 150) -> None:
     raise SystemExit(f"{url} did not answer within {seconds} s")
 
 
+def service_env(project: Path) -> tuple[dict[str, str], str]:
+    """The environment of a service in the benchmark's project folder, and a booking-system key."""
+    key = create_key(project / "keys.json", "bench", Role.BOOKING_SYSTEM)
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
+        "KYKYTUTKA_PSEUDONYM_KEY": secrets.token_urlsafe(48),
+        "KYKYTUTKA_API_KEYS_FILE": str(project / "keys.json"),
+        "KYKYTUTKA_AUDIT_URL": f"sqlite:///{project / 'audit.db'}",
+        "KYKYTUTKA_MODEL_CACHE_DIR": str(project / "cache"),
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+    }
+    return env, key
+
+
 def _wrk(
     url: str,
     body: str,
@@ -95,16 +111,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp)
         train_champion(project)
-        key = create_key(project / "keys.json", "bench", Role.BOOKING_SYSTEM)
-        env = {
-            **os.environ,
-            "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
-            "KYKYTUTKA_PSEUDONYM_KEY": secrets.token_urlsafe(48),
-            "KYKYTUTKA_API_KEYS_FILE": str(project / "keys.json"),
-            "KYKYTUTKA_AUDIT_URL": f"sqlite:///{project / 'audit.db'}",
-            "KYKYTUTKA_MODEL_CACHE_DIR": str(project / "cache"),
-            "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        }
+        env, key = service_env(project)
         record = as_json_records(generate_cohort("pirkanmaa", 1, seed=4))[0]
         ours_port, mlflow_port = _port(), _port()
         ours = subprocess.Popen(

@@ -171,7 +171,8 @@ def _derive_one(
     # count_of: a missing part counts as absent: "not recorded" is not evidence of a situation.
     counted: np.ndarray = np.zeros(len(done[feature.parts[0]]), dtype=np.float64)
     for part in feature.parts:
-        counted += np.nan_to_num(done[part])
+        values = done[part]
+        counted += np.where(np.isnan(values), 0.0, values)
     return counted
 
 

@@ -32,6 +32,8 @@ from data_contracts.validation import ContractError, ContractViolation, load_boo
 from kykytutka.cli import app, write_frame
 from synthetic.cohort import generate_cohort
 
+pytestmark = [pytest.mark.data]
+
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
@@ -350,31 +352,28 @@ def test_booking_record_refuses_personal_identity_code():
 # -- the derived field lists and the generated documentation ----------------------------------------
 
 
-def test_model_features_hold_no_protected_identifier_context_or_label():
-    never_inputs = (
-        set(PROTECTED_ATTRIBUTES)
-        | set(IDENTIFIERS)
-        | set(fields_with_role("context"))
-        | set(LABELS)
-        | set(fields_with_role("synthetic"))
-    )
-    assert not set(MODEL_FEATURES) & never_inputs
-    # Spelled out as well, so that a field given the wrong role is caught too.
-    assert not set(MODEL_FEATURES) & {
-        "client_ref",
-        "booking_id",
-        "booking_time",
-        "age",
-        "sex",
-        "first_language",
-        "region",
-        "municipality",
-        "consent_multi_agency",
-        "needs_support",
-        "support_level",
-        "true_risk",
+def test_model_features_are_exactly_the_booking_context_and_protected_fields_stay_protected():
+    """Spelled out, so that a field given the wrong role (age as a feature, say) fails here."""
+    assert set(MODEL_FEATURES) == {
+        "employment_status",
+        "months_unemployed",
+        "sickness_absence_days_12m",
+        "healthcare_visits_12m",
+        "contact_reason",
+        "complaint_duration_weeks",
+        "work_ability_score",
+        "referral_source",
+        "client_group",
+        "mental_health_concern",
+        "substance_use_concern",
+        "financial_difficulties",
     }
-    assert {"sex", "first_language", "age"} <= set(PROTECTED_ATTRIBUTES)
+    assert set(PROTECTED_ATTRIBUTES) == {"age", "sex", "first_language"}
+    assert set(IDENTIFIERS) == {"client_ref", "booking_id"}
+    assert set(LABELS) == {"needs_support", "support_level"}
+    assert {"region", "municipality", "booking_time", "consent_multi_agency"} == set(
+        fields_with_role("context")
+    )
 
 
 def test_docs_contract_md_is_the_generated_markdown():

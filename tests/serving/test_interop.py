@@ -12,6 +12,8 @@ from serving.interop import PREFETCH_KEY, SERVICE_ID
 from synthetic.cohort import generate_cohort
 from tests.serving.conftest import Service
 
+pytestmark = [pytest.mark.code, pytest.mark.slow]  # all over a running service
+
 RECORDS = as_json_records(generate_cohort("etela-pohjanmaa", 10, seed=21))
 CONTEXT_FIELDS = {"client_ref", "booking_id", "booking_time"}
 

@@ -11,6 +11,8 @@ from data_contracts.validation import as_json_records
 from synthetic.cohort import generate_cohort
 from tests.serving.conftest import Service
 
+pytestmark = [pytest.mark.code, pytest.mark.slow]  # all over a running service
+
 RECORDS = as_json_records(generate_cohort("etela-pohjanmaa", 5, seed=21))
 
 

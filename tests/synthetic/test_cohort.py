@@ -10,6 +10,8 @@ from sklearn.metrics import roc_auc_score
 from synthetic.cohort import generate_cohort, likelihood_ratios, validate_cohort
 from synthetic.published import TOIKE_2018
 
+pytestmark = [pytest.mark.data]
+
 ROWS = 300_000  # about 15,000 clients who need support per region: sampling error well under 1 pp
 REGIONS = sorted(TOIKE_2018)
 SHARE_TOLERANCE = 0.03  # "within a few percentage points"

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from data_contracts.booking import BookingRecord
-from data_contracts.validation import prepare_records
 from models.alert import AlertModel
 from models.evaluation import classification_metrics
 from training.alert import HandRuleBaseline, LogisticBaseline
 from training.steps import Split
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 
 def _with(records: pd.DataFrame, **values: object) -> pd.DataFrame:
@@ -67,47 +66,6 @@ def test_identifiers_and_protected_attributes_change_nothing(
     changed["booking_id"] = [f"other-{i}" for i in range(len(sample))]
     changed = _with(changed, sex="male", first_language="sv", region="lappi", age=30)
     np.testing.assert_array_equal(before, alert_model.predict_proba(changed))
-
-
-def matti(age: int) -> pd.DataFrame:
-    """DOMAIN.md: Matti phones for a flu that has dragged on; he is unemployed (for long) and would
-    like guidance; he rates his work ability low. Concerns were not asked."""
-    record = BookingRecord(
-        client_ref="matti-0001",
-        booking_id=f"matti-{age}",
-        booking_time=datetime(2025, 3, 3, 9, 0, tzinfo=UTC),
-        age=age,
-        sex="male",
-        first_language="fi",
-        region="keski-suomi",
-        municipality="179",
-        employment_status="unemployed",
-        months_unemployed=30,
-        sickness_absence_days_12m=0,
-        healthcare_visits_12m=3,
-        contact_reason="R",
-        complaint_duration_weeks=8,
-        work_ability_score=4,
-        referral_source="self",
-        client_group="new_client",
-    )
-    return prepare_records(pd.DataFrame([record.model_dump()]))
-
-
-@pytest.mark.parametrize("age", [25, 35, 55])
-def test_the_matti_story_raises_an_alert(alert_model: AlertModel, age: int) -> None:
-    probability = alert_model.predict_proba(matti(age))[0]
-    assert probability >= alert_model.threshold, (probability, alert_model.threshold)
-
-
-def test_a_working_client_with_a_short_complaint_raises_no_alert(alert_model: AlertModel) -> None:
-    calm = matti(40).assign(
-        employment_status=pd.Categorical(["employed"], dtype=matti(40)["employment_status"].dtype),
-        months_unemployed=pd.array([0], dtype="Int64"),
-        complaint_duration_weeks=pd.array([1], dtype="Int64"),
-        work_ability_score=pd.array([9], dtype="Int64"),
-    )
-    assert alert_model.predict_proba(calm)[0] < alert_model.threshold
 
 
 def test_model_beats_both_baselines_and_nears_the_best_achievable(

@@ -9,6 +9,8 @@ import pytest
 from training.config import ConfigError, TrainConfig, load_config
 from training.steps import candidate_configs
 
+pytestmark = [pytest.mark.code]
+
 EXPERIMENTS = sorted((Path(__file__).parents[2] / "experiments").glob("*.yaml"))
 
 

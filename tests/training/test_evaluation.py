@@ -21,6 +21,8 @@ from models.evaluation import (
 )
 from synthetic.cohort import generate_cohort
 
+pytestmark = [pytest.mark.code]
+
 # -- expected_calibration_error ----------------------------------------------------------------------
 
 

@@ -23,12 +23,21 @@ from data_contracts.booking import CONTRACT_VERSION
 from data_contracts.validation import as_json_records
 from kykytutka.cli import app
 from models.packaged import OUTPUT_COLUMNS
-from models.registry import CHALLENGER, CHAMPION, MODEL_NAME, use_tracking
+from models.registry import (
+    CHALLENGER,
+    CHAMPION,
+    MODEL_NAME,
+    IncompatibleModel,
+    load_model,
+    use_tracking,
+)
 from synthetic.cohort import generate_cohort
 from tests.projects import inside_project
 from training.config import TrainConfig
 from training.registry import promote
 from training.train import TrainResult, train
+
+pytestmark = [pytest.mark.code, pytest.mark.slow]
 
 SMALL = {
     "data": {"rows_per_region": 8_000, "seed": 7},
@@ -235,3 +244,150 @@ def test_mlflow_models_serve_scores_json_booking_records(
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+# -- the registered model as booking systems and batch jobs use it -----------------------------------
+
+
+def matti(age: int, **changes: object) -> dict[str, object]:
+    """DOMAIN.md: Matti phones for a flu that has dragged on; he is unemployed (for long) and would
+    like guidance; he rates his work ability low. Concerns were not asked."""
+    return {
+        "client_ref": "matti-0001",
+        "booking_id": f"matti-{age}",
+        "booking_time": "2025-03-03T09:00:00Z",
+        "age": age,
+        "sex": "male",
+        "first_language": "fi",
+        "region": "keski-suomi",
+        "municipality": "179",
+        "employment_status": "unemployed",
+        "months_unemployed": 30,
+        "sickness_absence_days_12m": 0,
+        "healthcare_visits_12m": 3,
+        "contact_reason": "R",
+        "complaint_duration_weeks": 8,
+        "work_ability_score": 4,
+        "referral_source": "self",
+        "client_group": "new_client",
+        **changes,
+    }
+
+
+@pytest.mark.model
+def test_the_matti_story_raises_an_alert_by_the_registered_rule(
+    first: TrainResult, client: MlflowClient
+) -> None:
+    """The registered model's own answer (its threshold, set by training), whatever Matti's age."""
+    model = load_model(f"models:/{MODEL_NAME}/{first.model_version}")
+    assessed = model.predict(None, pd.DataFrame([matti(25), matti(35), matti(55)]))
+    assert assessed["alert"].all(), assessed
+    assert (assessed["alert_level"] != "none").all()
+    probabilities = assessed["alert_probability"]
+    assert (probabilities == probabilities.iloc[0]).all()  # age is never an input
+
+
+@pytest.mark.model
+def test_a_working_client_with_a_short_complaint_raises_no_alert(first: TrainResult) -> None:
+    model = load_model(f"models:/{MODEL_NAME}/{first.model_version}")
+    calm = matti(
+        40,
+        employment_status="employed",
+        months_unemployed=0,
+        complaint_duration_weeks=1,
+        work_ability_score=9,
+    )
+    assert not model.predict(None, pd.DataFrame([calm]))["alert"].iloc[0]
+
+
+def test_small_and_large_frames_are_scored_alike(first: TrainResult) -> None:
+    """Record-by-record validation (small frames) and column-wise validation (large ones) feed
+    the same scoring path: the same bookings get the same answers either way."""
+    from models.packaged import RECORD_VALIDATION_ROWS
+
+    model = load_model(f"models:/{MODEL_NAME}/{first.model_version}")
+    records = pd.DataFrame(as_json_records(generate_cohort("pirkanmaa", 1_200, seed=5)))
+    assert len(records) > RECORD_VALIDATION_ROWS
+    large = model.predict(None, records)
+    small = pd.concat(
+        [model.predict(None, records.iloc[i : i + 100]) for i in range(0, len(records), 100)]
+    )
+    pd.testing.assert_frame_equal(small, large)
+
+
+def test_small_frames_are_validated_by_the_contract_naming_row_and_field(
+    first: TrainResult,
+) -> None:
+    from data_contracts.validation import ContractError
+
+    model = load_model(f"models:/{MODEL_NAME}/{first.model_version}")
+    bad = pd.DataFrame([matti(30), matti(31, work_ability_score=11, booking_id="b-2")])
+    with pytest.raises(ContractError) as caught:
+        model.predict(None, bad)
+    assert "row 2, field 'work_ability_score'" in str(caught.value)
+
+
+def test_the_registered_model_loads_and_scores_without_the_training_code(
+    first: TrainResult, project: Path
+) -> None:
+    """A scoring host needs the model package, not the training code: with ``training``,
+    ``serving`` and ``monitoring`` made unimportable the model still loads and predicts."""
+    script = (
+        "import sys, json, pandas as pd\n"
+        "for name in ('training', 'serving', 'monitoring', 'kykytutka'):\n"
+        "    sys.modules[name] = None\n"
+        "from models.registry import load_model, use_tracking\n"
+        "use_tracking()\n"
+        f"model = load_model('models:/{MODEL_NAME}/{first.model_version}')\n"
+        "rows = pd.DataFrame(json.loads(sys.stdin.read()))\n"
+        "print(model.predict(None, rows)['alert_probability'].round(6).tolist())\n"
+    )
+    records = as_json_records(generate_cohort("pirkanmaa", 3, seed=2))
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        input=json.dumps(records),
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(json.loads(done.stdout.strip().splitlines()[-1])) == 3
+
+
+def test_a_model_of_an_older_release_is_refused_saying_what_to_do(tmp_path: Path) -> None:
+    """Registered models pickle their classes' paths; one whose classes moved away must not load
+    with a traceback, but be refused with the way out (re-train, or re-register)."""
+    old = tmp_path / "old_release"
+    old.mkdir()
+    (old / "kykytutka_old_model.py").write_text(
+        "from mlflow.pyfunc.model import PythonModel\n"
+        "class KykytutkaModel(PythonModel):\n"
+        "    def predict(self, context, model_input, params=None):\n"
+        "        return model_input\n"
+    )
+    saved = tmp_path / "model"
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import mlflow, kykytutka_old_model as m\n"
+            f"mlflow.pyfunc.save_model({str(saved)!r}, python_model=m.KykytutkaModel(), "
+            "pip_requirements=[])\n",
+        ],
+        env={**os.environ, "PYTHONPATH": str(old), "MLFLOW_DISABLE_TELEMETRY": "true"},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    with pytest.raises(IncompatibleModel, match="Re-train and register it"):
+        load_model(str(saved))
+    code = CliRunner().invoke(
+        app,
+        ["monitor", "--reference", "x.parquet", "--current", "y.parquet", "--model", str(saved),
+         "--out", str(tmp_path / "out"), "--no-mlflow"],
+    )  # fmt: skip
+    assert code.exit_code == 2, code.output
+    assert "older version of kykytutka" in code.output
+    assert "Traceback" not in code.output

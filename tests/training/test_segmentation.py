@@ -22,6 +22,8 @@ from models.segmentation import SegmentationModel, segment_matrix
 from synthetic.cohort import generate_cohort
 from training.segmentation import describe_segments, fit_segmentation
 
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
 CANDIDATES = (3, 4, 5)
 SAMPLE_ROWS = 5_000
 REFITS = 3

@@ -1,0 +1,146 @@
+"""Decisions: booking records scored into assessments, each audited before it is answered; and a
+stored decision read back."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from fastapi import HTTPException
+
+from audit.store import AuditStore, AuditUnavailable, now, pseudonymise
+from data_contracts.booking import CONTRACT_VERSION, BookingRecord
+from models.packaged import AlertLevel, RecordAssessment
+from serving.errors import refuse
+from serving.explain import reasons
+from serving.logs import log_event
+from serving.metrics import Metrics
+from serving.models import LoadedModel
+from serving.schemas import Assessment, ModelOut, ReasonOut, SegmentOut
+from serving.settings import ServiceSettings
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionMaker:
+    """What deciding needs, read once per request (``serving.deps.Decisions``): the request keeps
+    this model even if the champion is swapped meanwhile."""
+
+    loaded: LoadedModel | None
+    settings: ServiceSettings
+    audit: AuditStore
+    metrics: Metrics
+
+    def assess(self, records: list[BookingRecord], language: str) -> list[Assessment]:
+        """One assessment per record, all written to the audit store before any is returned; 503
+        when no model is loaded or the store cannot be written (then no decision was made)."""
+        loaded = self.loaded
+        if loaded is None:
+            raise HTTPException(503, "no model loaded yet")
+        dumped = [record.model_dump(mode="json") for record in records]
+        numeric = [record.model_dump() for record in records]
+        results = loaded.model.explain_records(numeric)
+        decided_at = now()
+        key = self.settings.pseudonym_key.get_secret_value()
+        assessments, rows = [], []
+        for record, values, result in zip(dumped, numeric, results, strict=True):
+            assessment = self._assessment(loaded, record, values, result, language, decided_at)
+            inputs = {**record, "client_ref": None}
+            output = assessment.model_dump(mode="json")
+            output["contributions"] = result.contributions
+            rows.append(
+                {
+                    "decision_id": assessment.decision_id,
+                    "decided_at": decided_at,
+                    "client_ref_hash": pseudonymise(record["client_ref"], key),
+                    "booking_id": record["booking_id"],
+                    "model_name": loaded.name,
+                    "model_version": loaded.version,
+                    "contract_version": CONTRACT_VERSION,
+                    "alert_probability": result.probability,
+                    "alert": assessment.alert,
+                    "segment_id": assessment.segment.id,
+                    "inputs": inputs,
+                    "output": output,
+                }
+            )
+            assessments.append(assessment)
+        try:
+            self.audit.record(rows)  # before the answer: no decision goes unlogged
+        except AuditUnavailable as exc:
+            log_event("audit_unavailable", error=str(exc)[:200])
+            raise HTTPException(
+                503, "the audit store cannot be written; no decision was made"
+            ) from None
+        for assessment in assessments:
+            self.metrics.assessments.labels(assessment.segment.id).inc()
+            if assessment.alert:
+                self.metrics.alerts.labels(assessment.segment.id).inc()
+            log_event(
+                "assessment",
+                decision_id=assessment.decision_id,
+                model_version=loaded.version,
+                alert=assessment.alert,
+                segment=assessment.segment.id,
+            )
+        return assessments
+
+    def _assessment(
+        self,
+        loaded: LoadedModel,
+        record: dict[str, Any],
+        values: dict[str, Any],
+        result: RecordAssessment,
+        language: str,
+        decided_at: datetime,
+    ) -> Assessment:
+        model = loaded.model
+        segment = model.segmentation.segments[result.segment_id]
+        probability = np.array([result.probability])
+        top = self.settings.top_reasons
+        return Assessment(
+            decision_id=str(uuid.uuid4()),
+            booking_id=record["booking_id"],
+            decided_at=decided_at.isoformat(),
+            alert=bool(model.alerted(np.asarray(result.probability))),
+            alert_level=AlertLevel(model.alert_level(probability)[0]),
+            alert_probability=round(result.probability, 6),
+            segment=SegmentOut(
+                id=segment.id,
+                name=segment.name_fi if language == "fi" else segment.name_en,
+                name_fi=segment.name_fi,
+                name_en=segment.name_en,
+                support_level=segment.support_level,
+                service_path=segment.service_path,
+            ),
+            reasons=[ReasonOut(**r) for r in reasons(result.contributions, values, language, top)],
+            base_value=result.base_value,
+            raw_score=result.raw_score,
+            language=language,
+            model=ModelOut(
+                name=loaded.name, version=loaded.version, contract_version=CONTRACT_VERSION
+            ),
+        )
+
+
+def find_decision(audit: AuditStore, decision_id: str) -> dict[str, Any]:
+    """The stored decision: 422 for a malformed id, 404 for an unknown one."""
+    try:
+        uuid.UUID(decision_id)
+    except ValueError:
+        refuse("decision_id", decision_id, "not a decision id (UUID)")
+    row = audit.get(decision_id)
+    if row is None:
+        raise HTTPException(404, f"no decision {decision_id}")
+    row["decided_at"] = utc_iso(row["decided_at"])
+    return row
+
+
+def utc_iso(value: Any) -> Any:
+    """A stored time as ISO 8601 with its zone; anything else unchanged."""
+    # Times are stored in UTC; SQLite hands them back without a zone, so put it back.
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return value

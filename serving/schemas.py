@@ -1,0 +1,138 @@
+"""What the API takes and gives: request and response models.
+
+A booking record is the contract's own ``BookingRecord`` (``data_contracts``); the support level is
+``data_contracts.booking.SupportLevel`` and the alert level ``models.packaged.AlertLevel``
+everywhere, never a second list of their values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
+from pydantic_core import PydanticCustomError
+
+from data_contracts.booking import BookingRecord, SupportLevel
+from features.spec import Language
+from models.packaged import AlertLevel
+
+# -- assessments -----------------------------------------------------------------------------------
+
+
+class BatchRequest(BaseModel):
+    records: list[BookingRecord] = Field(min_length=1)
+
+
+class SegmentOut(BaseModel):
+    id: str = Field(min_length=1, description="client profile id, stable across retrains")
+    name: str = Field(min_length=1, description="the profile's name in the answer's language")
+    name_fi: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    support_level: SupportLevel = Field(description="the support level the profile recommends")
+    service_path: list[str]
+
+
+class ReasonOut(BaseModel):
+    field: str = Field(min_length=1, description="a field of the booking-record contract")
+    value: Any = Field(description="the value the booking gave it")
+    contribution: float = Field(description="SHAP contribution in log-odds")
+    direction: Literal["raises", "lowers"]
+    text: str = Field(min_length=1, description="the reason as a sentence for the front desk")
+
+
+class ModelOut(BaseModel):
+    name: str
+    version: str
+    contract_version: str
+
+
+class Assessment(BaseModel):
+    decision_id: str = Field(description="UUID of the audited decision")
+    booking_id: str
+    decided_at: str = Field(description="ISO 8601 time with its zone (UTC)")
+    alert: bool = Field(description="whether the indicators raise an alert")
+    alert_level: AlertLevel
+    alert_probability: float = Field(ge=0, le=1)
+    segment: SegmentOut
+    reasons: list[ReasonOut] = Field(description="the largest contributions, largest first")
+    base_value: float = Field(description="log-odds; plus all contributions equals raw_score")
+    raw_score: float = Field(description="log-odds")
+    language: Language
+    model: ModelOut
+
+
+class BatchResponse(BaseModel):
+    assessments: list[Assessment]
+
+
+# -- outcomes --------------------------------------------------------------------------------------
+
+_CONFIRMABLE = ["none", *(level.value for level in SupportLevel)]
+_EXPECTED = ", ".join(f"'{v}'" for v in _CONFIRMABLE[:-1]) + f" or '{_CONFIRMABLE[-1]}'"
+
+
+def _one_problem(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # A union reports one error per member, each under a location of its own
+    # ("support_level.str-enum[SupportLevel]"); the client gets one naming the field.
+    try:
+        return handler(value)
+    except ValidationError:
+        raise PydanticCustomError(
+            "literal_error", "Input should be {expected}", {"expected": _EXPECTED}
+        ) from None
+
+
+#: "none": the client did not need work-ability support; otherwise the level they needed
+ConfirmedLevel = Annotated[SupportLevel | Literal["none"], WrapValidator(_one_problem)]
+
+
+class OutcomeRequest(BaseModel):
+    """What a work-ability coordinator confirmed about the client of a decision."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    support_level: ConfirmedLevel
+    #: when it was confirmed (default: now); a time with its zone, not in the future
+    confirmed_at: AwareDatetime | None = None
+
+
+class OutcomeOut(BaseModel):
+    decision_id: str
+    needs_support: bool
+    support_level: SupportLevel | None = Field(description="null: no support was needed")
+    confirmed_at: str = Field(description="ISO 8601 time in UTC")
+    recorded_by: str = Field(description="the name of the coordinator's API key")
+
+
+# -- CDS Hooks feedback ----------------------------------------------------------------------------
+
+
+class OverrideCoding(BaseModel):
+    code: str = Field(max_length=64)
+    system: str | None = None
+    display: str | None = None
+
+
+class OverrideReason(BaseModel):
+    reason: OverrideCoding
+    userComment: str | None = None  # accepted, never stored: free text  # noqa: N815
+
+
+class FeedbackItem(BaseModel):
+    card: str
+    outcome: Literal["accepted", "overridden"]
+    overrideReasons: list[OverrideReason] = Field(default_factory=list)  # noqa: N815
+    outcomeTimestamp: datetime | None = None  # noqa: N815
+
+
+class FeedbackRequest(BaseModel):
+    feedback: list[FeedbackItem] = Field(min_length=1)

@@ -1,45 +1,31 @@
-"""What the monitoring job checks and where its limits lie: typed, frozen, loadable from YAML."""
+"""What the monitoring job checks and where its limits lie: typed, frozen, loadable from YAML.
+
+``checks`` lists the checks that run, in order; ``limits.<check>`` holds each one's limits, typed
+by the check itself (its ``limits_type``, in its own module under ``monitoring/checks/``), so a
+new check brings its limits with it and this file does not change.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, SerializeAsAny, ValidationInfo, create_model, field_validator
 
-from models.config import FairnessLimits, load_yaml_model
+from models.config import Frozen, load_yaml_model
 
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DriftLimits(_Frozen):
-    """Evidently's own drift tests, effect sizes above 1,000 rows: normed Wasserstein distance for
-    numbers, Jensen-Shannon distance for categories. Both estimate how far apart the two
-    distributions are, not whether a difference exists, so a large sample does not make a
-    negligible shift "significant"."""
-
-    #: a feature has drifted when its distance reaches this
-    feature_threshold: float = Field(0.1, gt=0, le=1)
-    #: a number's share of missing values moving this much is drift too (e.g. 0.05 -> 0.15)
-    missing_share_threshold: float = Field(0.1, gt=0, le=1)
-    #: breach when at least this many model features have drifted
-    max_drifted_features: int = Field(1, ge=1)
-    #: breach when the alert probability's distribution has moved this far
-    prediction_threshold: float = Field(0.1, gt=0, le=1)
-    #: breach when the alert rate moved more than this (absolute, e.g. 0.10 -> 0.13)
-    max_alert_rate_change: float = Field(0.03, gt=0, le=1)
+if TYPE_CHECKING:
+    from monitoring.checks.base import Check
 
 
-class GroupShiftLimits(_Frozen):
-    """Alerting that turns against one group, seen before any outcome arrives: how much more one
-    group's alert rate moved since the reference than another's (difference in differences)."""
+def registered_checks() -> dict[str, Check[Any]]:
+    # Imported here, not at the top: the checks' modules import this one for their context.
+    from monitoring.checks import CHECKS
 
-    max_alert_rate_shift_difference: float = Field(0.02, gt=0, le=1)
-    min_group_size: int = Field(500, ge=1)
+    return CHECKS
 
 
-class SamplingConfig(_Frozen):
+class SamplingConfig(Frozen):
     """Evidently's drift statistics are computed on uniform random samples of at most this many
     rows of each side (see monitoring/README in the main README); fairness and alert rates always
     use every row."""
@@ -48,16 +34,52 @@ class SamplingConfig(_Frozen):
     seed: int = 0
 
 
-class MonitorConfig(_Frozen):
+def _every_registered_check() -> tuple[str, ...]:
+    return tuple(registered_checks())
+
+
+class MonitorConfig(Frozen):
+    """One monitoring job: which checks run, in order, each with its limits."""
+
     experiment: str = "kykytutka-monitoring"
-    drift: DriftLimits = DriftLimits()
-    fairness: FairnessLimits = FairnessLimits()
-    group_shift: GroupShiftLimits = GroupShiftLimits()
-    #: both fairness checks: a difference over its limit breaches only when it is also this many
-    #: standard errors from zero, so that a small group's or a short window's noise is not
-    #: reported as unfairness
-    min_z: float = Field(3.0, ge=0)
+    #: the checks that run, in this order (by default every registered check)
+    checks: tuple[str, ...] = Field(default_factory=_every_registered_check, min_length=1)
+    #: each check's limits by its name; a listed check left out here runs with its defaults
+    limits: dict[str, SerializeAsAny[BaseModel]] = Field(
+        default_factory=dict, validate_default=True
+    )
     sampling: SamplingConfig = SamplingConfig()
+
+    @field_validator("checks")
+    @classmethod
+    def _registered(cls, checks: tuple[str, ...]) -> tuple[str, ...]:
+        known = registered_checks()
+        for name in checks:
+            if name not in known:
+                raise ValueError(f"unknown check {name!r} (known: {', '.join(known)})")
+            if checks.count(name) > 1:
+                raise ValueError(f"check {name!r} is listed twice")
+        return checks
+
+    @field_validator("limits", mode="before")
+    @classmethod
+    def _typed_by_each_check(cls, given: Any, info: ValidationInfo) -> dict[str, BaseModel]:
+        """Each section validated by its check's own model, so that an error names the field
+        (``limits.feature_drift.feature_threshold``) and an unknown check or key is refused."""
+        known = registered_checks()
+        sections = create_model(  # type: ignore[call-overload]
+            "Limits",
+            __base__=Frozen,
+            **{name: (check.limits_type | None, None) for name, check in known.items()},
+        )
+        parsed = sections.model_validate({} if given is None else given)
+        listed = info.data.get("checks", ())
+        return {
+            name: known[name].limits_type()
+            if getattr(parsed, name) is None
+            else getattr(parsed, name)
+            for name in dict.fromkeys([*listed, *parsed.model_fields_set])
+        }
 
 
 def load_monitor_config(path: str | Path | None) -> MonitorConfig:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
 from audit.store import AuditStore
 from data_contracts.booking import CONTRACT_VERSION
-from models.registry import use_tracking
+from models.registry import IncompatibleModel, use_tracking
 from serving.background import checkpoint_audit, watch_champion
 from serving.errors import register_error_handlers
 from serving.logs import configure_logging, log_event
@@ -54,12 +55,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.audit = AuditStore(config.audit_url)
     app.state.metrics = Metrics()
     app.state.loaded = None
+    app.state.model_problem = None
     use_tracking()  # MLFLOW_TRACKING_URI, else ./mlflow.db: set by the job, never on import
     try:
         app.state.loaded = load_champion(config.model_uri, config.model_cache_dir)
         log_event("model_loaded", version=app.state.loaded.version, source=app.state.loaded.source)
+    except IncompatibleModel as exc:
+        # Not served, and said at error level with what to do: a model of an older release.
+        app.state.model_problem = str(exc)
+        log_event("model_incompatible", logging.ERROR, error=str(exc))
     except ModelNotAvailable as exc:
-        log_event("model_missing", error=str(exc))
+        app.state.model_problem = str(exc)
+        log_event("model_missing", logging.ERROR, error=str(exc))
     # The model lives as long as the process: take it out of the garbage collector's scans,
     # whose pauses would otherwise land on requests.
     gc.collect()

@@ -10,9 +10,9 @@ from typing import Any
 log = logging.getLogger("kykytutka.serving")
 
 
-def log_event(event: str, **fields: Any) -> None:
+def log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:
     # Structured JSON; never a client reference, never free text from a request.
-    log.info(json.dumps({"event": event, **fields}, default=str))
+    log.log(level, json.dumps({"event": event, **fields}, default=str))
 
 
 class JsonLines(logging.Formatter):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -17,7 +17,7 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(loaded: Loaded, audit: Audit) -> JSONResponse:
+def readyz(request: Request, loaded: Loaded, audit: Audit) -> JSONResponse:
     audit_ok = audit.ping()
     ready = loaded is not None and audit_ok
     body = {
@@ -26,6 +26,8 @@ def readyz(loaded: Loaded, audit: Audit) -> JSONResponse:
         "model_source": loaded.source if loaded else None,
         "audit_store": "ok" if audit_ok else "unavailable",
     }
+    if loaded is None and request.app.state.model_problem:
+        body["model_problem"] = request.app.state.model_problem
     return JSONResponse(status_code=200 if ready else 503, content=body)
 
 

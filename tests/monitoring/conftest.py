@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from kykytutka.cli import app
 from models.registry import use_tracking
 from synthetic.cohort import generate_cohort
 from tests.projects import inside_project
@@ -39,6 +41,12 @@ def in_project(project: Path) -> Iterator[Path]:
     with inside_project(project):
         use_tracking(project)
         yield project
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    """``kykytutka monitor`` with ``args``: its exit code and output."""
+    result = CliRunner().invoke(app, ["monitor", *args])
+    return result.exit_code, result.output
 
 
 def write_cohort(folder: Path, name: str, region: str, rows: int, seed: int) -> Path:

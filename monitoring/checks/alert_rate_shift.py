@@ -1,12 +1,10 @@
-"""Is alerting turning against a group? Two checks over sex, age band, first language and region.
+"""Is alerting turning against a group? Seen before any outcome, from the first booking: how each
+group's alert rate (by sex, age band, first language and region) moved since the reference.
 
-1. Without outcomes (every day, from the first booking): how each group's alert rate moved since
-   the reference. Groups differ in need, so their rates differ and may; what should not happen is
-   one group's rate moving away from another's. The check is a difference in differences: the
-   largest minus the smallest change across the groups of one attribute, breached when it is
-   both material (over the limit) and not noise (``min_z`` standard errors from zero).
-2. With outcomes: true- and false-positive rates by group, against the same limits as promotion
-   (training/evaluation.fairness_report, one implementation for both).
+Groups differ in need, so their rates differ and may; what should not happen is one group's rate
+moving away from another's. The check is a difference in differences: within an attribute, every
+pair of groups is tested, and a pair breaches when its difference is both material (over the
+limit) and not noise (``min_z`` standard errors from zero).
 """
 
 from __future__ import annotations
@@ -16,19 +14,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
-from data_contracts.contract import TARGET
 from features.groups import fairness_groups
-from models.config import FairnessLimits
-from models.evaluation import (
-    FairnessReport,
-    fairness_report,
-    proportion_variance,
-    rates_by_group,
-    widest_gap,
-)
-from monitoring.config import GroupShiftLimits
+from models.config import Frozen
+from models.evaluation import proportion_variance, rates_by_group, widest_gap
+from monitoring.checks.base import CheckContext, CheckResult, small_groups_hidden
 from monitoring.sources import ALERT, Scored
+
+
+class AlertRateShiftLimits(Frozen):
+    """How much more one group's alert rate may move since the reference than another's."""
+
+    max_alert_rate_shift_difference: float = Field(0.02, gt=0, le=1)
+    min_group_size: int = Field(500, ge=1)
+    #: a difference over its limit breaches only when it is also this many standard errors from
+    #: zero, so that a small group's or a short window's noise is not reported as unfairness
+    min_z: float = Field(3.0, ge=0)
 
 
 @dataclass
@@ -60,7 +62,7 @@ def _rates(frame: pd.DataFrame, groups: pd.DataFrame, attribute: str) -> pd.Data
 
 
 def alert_rate_shift(
-    reference: Scored, current: Scored, limits: GroupShiftLimits, min_z: float
+    reference: Scored, current: Scored, limits: AlertRateShiftLimits
 ) -> GroupShift:
     ref_groups = fairness_groups(reference.frame)
     cur_groups = fairness_groups(current.frame)
@@ -95,7 +97,7 @@ def alert_rate_shift(
             eligible["change"].to_numpy(dtype=float),
             ref + cur,
             limits.max_alert_rate_shift_difference,
-            min_z,
+            limits.min_z,
         )
         checks.append(
             {
@@ -111,31 +113,23 @@ def alert_rate_shift(
     return GroupShift(pd.concat(tables, ignore_index=True), checks)
 
 
-def outcome_fairness(scored: Scored, limits: FairnessLimits, min_z: float) -> FairnessReport | None:
-    """TPR, FPR and alert rate by group on the records whose outcome is known; a gap breaches
-    when it is over its limit and ``min_z`` standard errors from zero."""
-    labelled = scored.labelled()
-    if labelled.empty:
-        return None
-    return fairness_report(
-        labelled[TARGET].to_numpy(dtype=bool),
-        labelled[ALERT].to_numpy(dtype=bool),
-        fairness_groups(labelled),
-        max_tpr_difference=limits.max_true_positive_rate_difference,
-        max_fpr_difference=limits.max_false_positive_rate_difference,
-        min_group_size=limits.min_group_size,
-        min_group_positives=limits.min_group_positives,
-        min_z=min_z,
-    )
+class AlertRateShiftCheck:
+    name = "alert_rate_shift"
+    limits_type = AlertRateShiftLimits
+    files = ("alert_rate_shift.csv",)
 
-
-def outcome_gap_metrics(fairness: FairnessReport | None) -> dict[str, float]:
-    """Flat metrics for MLflow: the largest TPR/FPR difference per attribute."""
-    if fairness is None:
-        return {}
-    figures = {}
-    rows: list[dict[Any, Any]] = fairness.differences.to_dict(orient="records")
-    for row in rows:
-        if row["metric"] != "alert_rate" and not np.isnan(row["difference"]):
-            figures[f"{row['metric']}_difference.{row['attribute']}"] = float(row["difference"])
-    return figures
+    def run(self, context: CheckContext, limits: AlertRateShiftLimits) -> CheckResult:
+        shift = alert_rate_shift(context.reference, context.current, limits)
+        return CheckResult(
+            breaches=shift.breaches(),
+            metrics={
+                f"alert_rate_shift_difference.{check['attribute']}": float(check["difference"])
+                for check in shift.checks
+            },
+            tables={
+                "alert_rate_shift": small_groups_hidden(shift.table, ["n_reference", "n_current"])
+            },
+            page_tables={"alert_rate_shift_checks": pd.DataFrame(shift.checks)},
+            summary={"alert_rate_shift": shift.checks},
+            params={"max_alert_rate_shift_difference": limits.max_alert_rate_shift_difference},
+        )

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import annotated_types
 import pandas as pd
 import pandera.pandas as pa
+from pydantic import BaseModel, create_model
 from pydantic.fields import FieldInfo
 
 from data_contracts.booking import (
@@ -131,6 +132,22 @@ def fields_with_role(*roles: Role) -> tuple[str, ...]:
 
 #: Raw contract fields the models may use. Everything else is never a model input.
 MODEL_FEATURES: tuple[str, ...] = fields_with_role("feature")
+
+
+@cache
+def record_model(fields: tuple[str, ...] | None = None) -> type[BaseModel]:
+    """The pydantic model of a booking record, or of only ``fields`` of it (e.g. the model's
+    inputs), with the same types, limits and descriptions: derived, never written again."""
+    if fields is None:
+        return BookingRecord
+    chosen: dict[str, Any] = {
+        name: (info.annotation, info)
+        for name, info in BookingRecord.model_fields.items()
+        if name in fields
+    }
+    return create_model("ModelInputs", __config__=BookingRecord.model_config, **chosen)
+
+
 #: Kept only so that monitoring can compare groups; never model inputs.
 PROTECTED_ATTRIBUTES: tuple[str, ...] = fields_with_role("protected")
 #: The fields whose groups fairness monitoring compares (age is compared by band).
@@ -190,8 +207,11 @@ def _column_checks(field: ContractField) -> list[pa.Check]:
 
 
 @cache
-def booking_frame_schema(labelled: bool = False) -> pa.DataFrameSchema:
-    """The pandera schema of a validated booking frame (labelled: with the optional outcome columns)."""
+def booking_frame_schema(
+    labelled: bool = False, fields: tuple[str, ...] | None = None
+) -> pa.DataFrameSchema:
+    """The pandera schema of a validated booking frame (labelled: with the optional outcome columns;
+    ``fields``: of those fields only, e.g. the model's inputs)."""
     columns = {
         f.name: pa.Column(
             f.pandas_dtype,
@@ -203,11 +223,11 @@ def booking_frame_schema(labelled: bool = False) -> pa.DataFrameSchema:
             title=f.name,
         )
         for f in CONTRACT_FIELDS
-        if labelled or f.in_every_record
+        if (f.name in fields if fields is not None else labelled or f.in_every_record)
     }
     return pa.DataFrameSchema(
         columns,
-        checks=[_SUPPORT_LEVEL_MATCHES_NEED] if labelled else [],
+        checks=[_SUPPORT_LEVEL_MATCHES_NEED] if labelled and fields is None else [],
         strict=True,
         ordered=False,
         name=f"booking_records_v{CONTRACT_VERSION}" + ("_labelled" if labelled else ""),

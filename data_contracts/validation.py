@@ -172,9 +172,10 @@ def _unreadable(field: ContractField) -> str:
 
 
 def coerce_bookings(
-    raw: pd.DataFrame, labelled: bool | None = None
+    raw: pd.DataFrame, labelled: bool | None = None, fields: tuple[str, ...] | None = None
 ) -> tuple[pd.DataFrame, list[ContractViolation]]:
-    """Cast known columns to the contract's dtypes; report missing, unknown and unreadable ones."""
+    """Cast known columns to the contract's dtypes; report missing, unknown and unreadable ones.
+    ``fields``: cast and check only these (the others must still be contract columns)."""
     if labelled is None:
         labelled = any(name in raw.columns for name in fields_with_role("label", "synthetic"))
     raw = raw.reset_index(drop=True)
@@ -185,7 +186,11 @@ def coerce_bookings(
     for name in raw.columns:
         if name not in FIELDS_BY_NAME:
             violations.append(ContractViolation(str(name), "unknown column: not in the contract"))
-    expected = [f for f in CONTRACT_FIELDS if labelled or f.in_every_record]
+    expected = [
+        f
+        for f in CONTRACT_FIELDS
+        if (f.name in fields if fields is not None else labelled or f.in_every_record)
+    ]
     columns: dict[str, pd.Series] = {}
     for field in expected:
         if field.name not in raw.columns:
@@ -216,10 +221,13 @@ def coerce_bookings(
 
 
 def _schema_violations(
-    frame: pd.DataFrame, labelled: bool, already: set[tuple[str, int | None]]
+    frame: pd.DataFrame,
+    labelled: bool,
+    already: set[tuple[str, int | None]],
+    fields: tuple[str, ...] | None = None,
 ) -> list[ContractViolation]:
     try:
-        booking_frame_schema(labelled).validate(frame, lazy=True)
+        booking_frame_schema(labelled, fields).validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
         found: list[ContractViolation] = []
         for case in exc.failure_cases.itertuples(index=False):
@@ -262,32 +270,50 @@ def _describe_check(check: str, column: str) -> str:
 
 
 def validate_bookings(
-    frame: pd.DataFrame, labelled: bool | None = None, source: str = "input"
+    frame: pd.DataFrame,
+    labelled: bool | None = None,
+    source: str = "input",
+    fields: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
-    """The frame in the contract's dtypes, or ContractError listing every violation."""
+    """The frame in the contract's dtypes, or ContractError listing every violation. ``fields``:
+    only these columns are kept, cast and checked (e.g. the model's inputs)."""
     if labelled is None:
         labelled = any(name in frame.columns for name in fields_with_role("label", "synthetic"))
-    coerced, violations = coerce_bookings(frame, labelled)
+    coerced, violations = coerce_bookings(frame, labelled, fields)
     if not any(v.field == "file" for v in violations):
         already = {(v.field, v.row) for v in violations}
-        violations += _schema_violations(coerced, labelled, already)
+        violations += _schema_violations(coerced, labelled, already, fields)
     if violations:
         violations.sort(key=lambda v: (v.row or 0, v.field))
         raise ContractError(violations, source)
     return coerced
 
 
-def prepare_records(frame: pd.DataFrame) -> pd.DataFrame:
-    """Booking records as a model sees them: outcome and synthetic columns dropped, optional fields
-    that were left out filled as missing (as the API's request model does), then validated."""
+def _model_columns(frame: pd.DataFrame, fields: tuple[str, ...] | None) -> list[str]:
+    """The columns a model reads: outcome and synthetic columns dropped, and with ``fields`` only
+    those (every other column must still be a contract column, so a misspelt one is refused)."""
+    if fields is None:
+        dropped = set(fields_with_role("label", "synthetic"))
+        return [c for c in frame.columns if c not in dropped]
+    unknown = [str(c) for c in frame.columns if c not in FIELDS_BY_NAME]
+    if unknown:
+        raise ContractError(
+            [ContractViolation(name, "unknown column: not in the contract") for name in unknown]
+        )
+    return [c for c in frame.columns if c in fields]
+
+
+def prepare_records(frame: pd.DataFrame, fields: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Booking records as a model sees them (see ``_model_view``), optional fields that were left
+    out filled as missing (as the API's request model does), then validated column-wise."""
     from data_contracts.booking import BookingRecord
 
-    frame = frame.drop(columns=[c for c in fields_with_role("label", "synthetic") if c in frame])
-    frame = frame.copy()
+    frame = frame[_model_columns(frame, fields)].copy()
     for name, info in BookingRecord.model_fields.items():
-        if name not in frame.columns and not info.is_required():
+        wanted = fields is None or name in fields
+        if wanted and name not in frame.columns and not info.is_required():
             frame[name] = info.default
-    return validate_bookings(frame, labelled=False)
+    return validate_bookings(frame, labelled=False, fields=fields)
 
 
 def load_bookings(path: str | Path, labelled: bool | None = None) -> pd.DataFrame:
@@ -308,17 +334,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def validate_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Each row of ``frame`` validated by the API's own model (``BookingRecord``), as the dicts of
-    ``BookingRecord.model_dump()``; ContractError lists every violation with its row and field.
-    Outcome and synthetic columns are dropped, as ``prepare_records`` drops them."""
+def validate_records(
+    frame: pd.DataFrame, fields: tuple[str, ...] | None = None
+) -> list[dict[str, Any]]:
+    """Each row of ``frame`` validated by the API's own model (``BookingRecord``, or the part of it
+    with ``fields``), as the dicts of its ``model_dump()``; ContractError lists every violation
+    with its row and field. The columns are those ``prepare_records`` validates."""
     from pydantic import ValidationError
 
-    from data_contracts.booking import BookingRecord
+    from data_contracts.contract import record_model
 
-    dropped = set(fields_with_role("label", "synthetic"))
+    model = record_model(fields)
+    read = set(_model_columns(frame, fields))
     names = [str(c) for c in frame.columns]
-    keep = [position for position, name in enumerate(names) if name not in dropped]
+    positions = [i for i, name in enumerate(frame.columns) if name in read]
     if len(frame) == 0:
         raise ContractError([ContractViolation("file", "no booking records (empty input)")])
     records: list[dict[str, Any]] = []
@@ -326,9 +355,9 @@ def validate_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     seen: set[str] = set()
     # One object array, row by row: pandas' own row iterators cost ~15 µs a column.
     for row, values in enumerate(frame.to_numpy(dtype=object), start=1):
-        raw = {names[i]: _plain(values[i]) for i in keep}
+        raw = {names[i]: _plain(values[i]) for i in positions}
         try:
-            record = BookingRecord.model_validate(raw).model_dump()
+            record = model.model_validate(raw).model_dump()
         except ValidationError as exc:
             for error in exc.errors():
                 location = ".".join(str(p) for p in error["loc"]) or "record"
@@ -341,6 +370,9 @@ def validate_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 violations.append(
                     ContractViolation(location, problem, row, None if value is None else str(value))
                 )
+            continue
+        if "booking_id" not in record:
+            records.append(record)
             continue
         if record["booking_id"] in seen:
             violations.append(

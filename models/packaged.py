@@ -3,9 +3,11 @@
 Every caller scores through one path: validated records are encoded (``features.transformers``),
 turned into one feature matrix, and the booster, the calibrator and the segment centroids read that
 matrix. The API sends validated request bodies (``explain_records``, with SHAP contributions);
-``predict`` (``mlflow.pyfunc``, ``mlflow models serve``, batch scoring) validates a frame against the
-contract first: record by record through the API's own pydantic model for small frames (where the
-frame-wide validation's fixed cost of about 20 ms would dominate), column-wise above that.
+``predict`` (``mlflow.pyfunc``, ``mlflow models serve``, batch scoring) reads only the model's inputs
+(the contract's *feature* fields: identifiers and protected attributes never reach it, and its
+MLflow signature names only these) and validates them against the contract first: record by
+record through the API's own pydantic model for small frames (where the frame-wide validation's
+fixed cost of about 20 ms would dominate), column-wise above that.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 from mlflow.pyfunc.model import PythonModel
 
 from data_contracts.booking import CONTRACT_VERSION
+from data_contracts.contract import MODEL_FEATURES
 from data_contracts.validation import prepare_records, validate_records
 from features.transformers import encode_frame, encode_records, feature_matrix
 from models.alert import AlertModel, by_contract_field
@@ -91,9 +94,9 @@ class KykytutkaModel(PythonModel):
         """Assess booking records as they arrive (JSON strings or typed columns alike)."""
         frame = pd.DataFrame(model_input)
         if len(frame) <= RECORD_VALIDATION_ROWS:
-            encoded = encode_records(validate_records(frame))
+            encoded = encode_records(validate_records(frame, MODEL_FEATURES))
         else:
-            encoded = encode_frame(prepare_records(frame))
+            encoded = encode_frame(prepare_records(frame, MODEL_FEATURES))
         return self.assemble(encoded, frame.index)
 
     def assess(self, records: pd.DataFrame) -> pd.DataFrame:
@@ -105,17 +108,23 @@ class KykytutkaModel(PythonModel):
         probability = self.alert.calibrate(self.alert.raw_scores(matrix))
         segment_ids = self.segmentation.assign_matrix(matrix)
         segments = self.segmentation.segments
+
+        def per_segment(attribute: str) -> np.ndarray:
+            values = {key: str(getattr(segment, attribute)) for key, segment in segments.items()}
+            return np.array([values[s] for s in segment_ids], dtype=object)
+
         return pd.DataFrame(
             {
                 "alert_probability": probability.astype(float),
                 "alert": self.alerted(probability),
                 "alert_level": self.alert_level(probability),
                 "segment_id": segment_ids,
-                "segment_name_fi": [segments[s].name_fi for s in segment_ids],
-                "segment_name_en": [segments[s].name_en for s in segment_ids],
-                "support_level": [segments[s].support_level.value for s in segment_ids],
+                "segment_name_fi": per_segment("name_fi"),
+                "segment_name_en": per_segment("name_en"),
+                "support_level": per_segment("support_level"),
             },
             index=index,
+            copy=False,
         )
 
     def explain_records(self, records: list[dict[str, Any]]) -> list[RecordAssessment]:

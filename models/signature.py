@@ -1,4 +1,9 @@
-"""The registered model's signature and input example, derived from the contract."""
+"""The registered model's signature and input example, derived from the contract.
+
+The inputs are the contract's model features only: identifiers, context and protected attributes
+(age, sex, first language) are not inputs, so the registered model never receives them (MLflow
+drops columns a signature does not name; a full booking record can still be sent).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,11 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 from mlflow.types.schema import AnyType
 
-from data_contracts.contract import BOOKING_COLUMNS, FIELDS_BY_NAME
+from data_contracts.contract import FIELDS_BY_NAME, MODEL_FEATURES
 from data_contracts.validation import as_json_records
 from models.packaged import OUTPUT_COLUMNS
 
-# The signature names every column of the contract and which may be left out. Types are "any"
+# The signature names every model-feature column and which may be left out. Types are "any"
 # except for plain text: JSON integers with nulls arrive as float64, typed frames bring pandas
 # categoricals and nullable dtypes, and MLflow's enforcement refuses both (int64 -> double is
 # "unsafe"). The model validates and coerces every value itself against the contract
@@ -38,7 +43,7 @@ def model_signature() -> ModelSignature:
                 name,
                 required=not FIELDS_BY_NAME[name].nullable,
             )
-            for name in BOOKING_COLUMNS
+            for name in MODEL_FEATURES
         ]
     )
     outputs = Schema([ColSpec(_OUTPUT_TYPE.get(name, "string"), name) for name in OUTPUT_COLUMNS])
@@ -46,4 +51,4 @@ def model_signature() -> ModelSignature:
 
 
 def input_example(records: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(as_json_records(records), columns=list(BOOKING_COLUMNS))
+    return pd.DataFrame(as_json_records(records), columns=list(MODEL_FEATURES))

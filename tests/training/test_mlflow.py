@@ -391,3 +391,18 @@ def test_a_model_of_an_older_release_is_refused_saying_what_to_do(tmp_path: Path
     assert code.exit_code == 2, code.output
     assert "older version of kykytutka" in code.output
     assert "Traceback" not in code.output
+
+
+def test_the_signature_names_only_model_features_and_misspelt_columns_are_refused(
+    first: TrainResult,
+) -> None:
+    from data_contracts.contract import MODEL_FEATURES
+    from data_contracts.validation import ContractError
+
+    info = mlflow.models.get_model_info(f"models:/{MODEL_NAME}/{first.model_version}")
+    assert info.signature is not None
+    assert info.signature.inputs.input_names() == list(MODEL_FEATURES)
+    model = load_model(f"models:/{MODEL_NAME}/{first.model_version}")
+    misspelt = pd.DataFrame([matti(30)]).rename(columns={"work_ability_score": "work_abilty_score"})
+    with pytest.raises(ContractError, match="work_abilty_score"):
+        model.predict(None, misspelt)

@@ -167,7 +167,9 @@ def main() -> None:
     # Issue 4 set a 20x goal when the registered model paid ~80 ms a call in `mlflow models
     # serve`; since the one scoring path (issue 10) it pays about 1 ms, so the ratio now compares
     # two fast servers and is printed for information, not judged.
-    print(f"  ratio {ours_rate / theirs_rate:.1f}x (ours with reasons and audit / MLflow's without)")
+    print(
+        f"  ratio {ours_rate / theirs_rate:.1f}x (ours with reasons and audit / MLflow's without)"
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: Stamped into every model and every API answer; bump on any change to a field, its type or values.
-CONTRACT_VERSION = "1.1.0"
+CONTRACT_VERSION = "1.2.0"
 
 # A Finnish personal identity code (henkilötunnus), e.g. 131052-308T. A client reference that looks
 # like one is refused: references must be pseudonymous before they reach this service.
@@ -119,6 +119,11 @@ class ReferralSource(StrEnum):
     OCCUPATIONAL_HEALTH = "occupational_health"
     SOCIAL_SERVICES = "social_services"
     NGO = "ngo"
+    # Added in contract 1.2.0 (seed 002 names them as referrers to the work-ability services):
+    PENSION_INSURER = "pension_insurer"  # työeläkevakuuttaja
+    CRIMINAL_SANCTIONS = "criminal_sanctions"  # Rikosseuraamuslaitos
+    YOUTH_SERVICES = "youth_services"  # nuorten palvelut, Ohjaamo
+    EDUCATION = "education"  # oppilaitos, koulutuspalvelut
     OTHER = "other"
 
 

@@ -20,43 +20,29 @@ The thresholds and why (DOMAIN.md and its sources):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Literal
 
 from data_contracts.contract import FIELDS_BY_NAME, MODEL_FEATURES
+from features.texts import (
+    CATEGORY_TEXTS,
+    DAYS,
+    FOLDED_TEXT,
+    MONTHS,
+    NOT_ASKED,
+    NOT_CLASSIFIED,
+    NOT_RECORDED,
+    POINTS,
+    VISITS,
+    WEEKS,
+    YES_NO,
+    Text,
+    Unit,
+)
 
 Language = Literal["fi", "sv", "en"]
 LANGUAGES: tuple[Language, ...] = ("fi", "sv", "en")
-
-
-@dataclass(frozen=True)
-class Text:
-    """One text in the three languages of the service."""
-
-    fi: str
-    sv: str
-    en: str
-
-    def __getitem__(self, language: str) -> str:
-        return str(getattr(self, language))
-
-    def __iter__(self) -> Iterator[str]:
-        return iter((self.fi, self.sv, self.en))
-
-
-@dataclass(frozen=True)
-class Unit:
-    """A unit as counted: 1 päivä / 12 päivää, 1 dag / 12 dagar, 1 day / 12 days."""
-
-    one: Text
-    many: Text
-
-    def count(self, value: float, language: str) -> str:
-        number = int(value) if float(value).is_integer() else value
-        word = self.one if number == 1 else self.many
-        return f"{number} {word[language]}"
 
 
 Kind = Literal["recorded", "threshold", "bands", "member_of", "missing", "count_of"]
@@ -83,81 +69,48 @@ class FeatureSpec:
     parts: tuple[str, ...] = ()
     #: what each value reads as: categories, bands, "yes"/"no", and "missing"
     value_texts: dict[str, Text] = dataclass_field(default_factory=dict)
+    #: categories merged into one (recorded category fields): contract value -> feature value
+    fold: dict[str, str] = dataclass_field(default_factory=dict)
     unit: Unit | None = None
     #: False: kept for people (explanations, profiles), not given to the booster
     for_booster: bool = True
 
 
-YES = Text("kyllä", "ja", "yes")
-NO = Text("ei", "nej", "no")
-NOT_ASKED = Text("ei kysytty", "inte frågat", "not asked")
-NOT_RECORDED = Text("ei kirjattu", "inte registrerat", "not recorded")
-NOT_CLASSIFIED = Text("ei luokiteltu", "inte klassificerat", "not classified")
-YES_NO = {"yes": YES, "no": NO}
-
-MONTHS = Unit(Text("kk", "månad", "month"), Text("kk", "månader", "months"))
-DAYS = Unit(Text("päivä", "dag", "day"), Text("päivää", "dagar", "days"))
-WEEKS = Unit(Text("viikko", "vecka", "week"), Text("viikkoa", "veckor", "weeks"))
-VISITS = Unit(Text("käynti", "besök", "visit"), Text("käyntiä", "besök", "visits"))
-POINTS = Unit(Text("piste", "poäng", "point"), Text("pistettä", "poäng", "points"))
-
 #: The band name of "not asked" (a missing work ability score) in the band feature.
 NOT_ASKED_BAND = "not_asked"
 
-# fmt: off
-_CATEGORY_TEXTS: dict[str, dict[str, Text]] = {
-    "employment_status": {
-        "employed": Text("työssä", "i arbete", "employed"),
-        "entrepreneur": Text("yrittäjä", "företagare", "self-employed"),
-        "unemployed": Text("työtön", "arbetslös", "unemployed"),
-        "laid_off": Text("lomautettu", "permitterad", "temporarily laid off"),
-        "student": Text("opiskelija", "studerande", "student"),
-        "outside_labour_force": Text("työvoiman ulkopuolella", "utanför arbetskraften", "outside the labour force"),
-        "unknown": Text("ei tiedossa", "okänd", "unknown"),
-    },
-    "contact_reason": {
-        "A": Text("yleiset ja epämääräiset", "generella och ospecifika", "general and unspecified"),
-        "B": Text("veri, vertamuodostavat elimet ja immuunijärjestelmä", "blod och blodbildande organ samt immunsystemet", "blood, blood-forming organs and immune mechanism"),
-        "D": Text("ruoansulatuselimet", "matsmältningsorganen", "digestive"),
-        "F": Text("silmä", "öga", "eye"),
-        "H": Text("korva", "öra", "ear"),
-        "K": Text("verenkiertoelimet", "cirkulationsorganen", "cardiovascular"),
-        "L": Text("tuki- ja liikuntaelimet", "muskuloskeletala systemet", "musculoskeletal"),
-        "N": Text("hermosto", "nervsystemet", "neurological"),
-        "P": Text("mielenterveys", "psykiska", "psychological"),
-        "R": Text("hengityselimet", "andningsorganen", "respiratory"),
-        "S": Text("iho", "hud", "skin"),
-        "T": Text("aineenvaihdunta, umpieritys ja ravitsemus", "inre sekretion, ämnesomsättning och nutrition", "endocrine, metabolic and nutritional"),
-        "U": Text("virtsaelimet", "urinorganen", "urological"),
-        "W": Text("raskaus, synnytys ja perhesuunnittelu", "graviditet, förlossning och familjeplanering", "pregnancy, childbearing, family planning"),
-        "X": Text("naisen sukuelimet", "kvinnliga könsorganen", "female genital"),
-        "Y": Text("miehen sukuelimet", "manliga könsorganen", "male genital"),
-        "Z": Text("sosiaaliset ongelmat", "sociala problem", "social problems"),
-    },
-    "referral_source": {
-        "self": Text("oma-aloitteisesti", "på eget initiativ", "on their own initiative"),
-        "employment_services": Text("työllisyyspalvelut", "sysselsättningstjänsterna", "employment services"),
-        "kela": Text("Kela", "FPA", "Kela"),
-        "primary_care": Text("perusterveydenhuolto", "primärvården", "primary health care"),
-        "specialised_care": Text("erikoissairaanhoito", "den specialiserade sjukvården", "specialised medical care"),
-        "occupational_health": Text("työterveyshuolto", "företagshälsovården", "occupational health care"),
-        "social_services": Text("sosiaalipalvelut", "socialservicen", "social services"),
-        "ngo": Text("järjestö", "en organisation", "an NGO"),
-        "other": Text("muu taho", "någon annan", "someone else"),
-    },
-    "client_group": {
-        "new_client": Text("uusi asiakas", "ny klient", "new client"),
-        "outside_services": Text("palvelujen ulkopuolelta tavoitettu", "nådd utanför tjänsterna", "reached outside services"),
-        "in_services": Text("jo palvelujen asiakas", "redan klient i tjänsterna", "already a client of services"),
-    },
+
+#: The sex-specific ICPC-2 chapters, merged into one model category so that the reason for contact
+#: cannot stand for sex (W pregnancy and X female genital were read as "lowers the alert" while Y
+#: was not: a proxy). The contract keeps the chapter as recorded; only the model sees the merge.
+SEX_SPECIFIC_CHAPTERS = "WXY"
+_FOLDED_CHAPTERS = {
+    "W": SEX_SPECIFIC_CHAPTERS,
+    "X": SEX_SPECIFIC_CHAPTERS,
+    "Y": SEX_SPECIFIC_CHAPTERS,
 }
-# fmt: on
 
 
-def _recorded(name: str, label: Text, monotone: int = 0, unit: Unit | None = None) -> FeatureSpec:
+def feature_categories(feature: FeatureSpec) -> list[str]:
+    """The categories of a recorded category feature, in code order (after any fold)."""
+    assert feature.field is not None
+    contract = FIELDS_BY_NAME[feature.field].categories or ()
+    return list(dict.fromkeys(feature.fold.get(c, c) for c in contract))
+
+
+def _recorded(
+    name: str,
+    label: Text,
+    monotone: int = 0,
+    unit: Unit | None = None,
+    fold: dict[str, str] | None = None,
+) -> FeatureSpec:
     """A contract field used as it is recorded; its value texts follow its kind."""
     contract = FIELDS_BY_NAME[name]
-    values: dict[str, Text] = dict(_CATEGORY_TEXTS.get(name, {}))
+    values: dict[str, Text] = dict(CATEGORY_TEXTS.get(name, {}))
+    if fold:
+        values = {k: v for k, v in values.items() if k not in fold}
+        values[next(iter(fold.values()))] = FOLDED_TEXT
     if contract.kind == "boolean":
         values |= YES_NO
     if contract.nullable:
@@ -166,7 +119,16 @@ def _recorded(name: str, label: Text, monotone: int = 0, unit: Unit | None = Non
             "not recorded": NOT_RECORDED,
             "not classified at booking": NOT_CLASSIFIED,
         }[contract.missing or "not asked"]
-    return FeatureSpec(name, "recorded", label, monotone, field=name, value_texts=values, unit=unit)
+    return FeatureSpec(
+        name,
+        "recorded",
+        label,
+        monotone,
+        field=name,
+        value_texts=values,
+        unit=unit,
+        fold=dict(fold or {}),
+    )
 
 
 def _flag(name: str, source: str, threshold: float, label: Text, monotone: int = 0) -> FeatureSpec:
@@ -181,7 +143,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     _recorded("months_unemployed", Text("Työttömyyden kesto", "Arbetslöshetens längd", "Length of unemployment"), +1, MONTHS),
     _recorded("sickness_absence_days_12m", Text("Sairauspoissaolot 12 kk", "Sjukfrånvaro 12 mån", "Sickness absence, 12 months"), +1, DAYS),
     _recorded("healthcare_visits_12m", Text("Terveyskeskuskäynnit 12 kk", "Hälsocentralsbesök 12 mån", "Health-centre visits, 12 months"), 0, VISITS),
-    _recorded("contact_reason", Text("Yhteydenoton syy (ICPC-2)", "Kontaktorsak (ICPC-2)", "Reason for contact (ICPC-2)")),
+    _recorded("contact_reason", Text("Yhteydenoton syy (ICPC-2)", "Kontaktorsak (ICPC-2)", "Reason for contact (ICPC-2)"), fold=_FOLDED_CHAPTERS),
     _recorded("complaint_duration_weeks", Text("Vaivan kesto", "Besvärets längd", "Duration of the complaint"), +1, WEEKS),
     _recorded("work_ability_score", Text("Itsearvioitu työkyky", "Självskattad arbetsförmåga", "Self-rated work ability"), -1, POINTS),
     _recorded("referral_source", Text("Ohjaaja", "Remitterande", "Referred by")),
@@ -292,7 +254,7 @@ def value_text(name: str, value: object, language: str) -> str:
     if feature.unit is not None:
         assert isinstance(value, int | float)
         return feature.unit.count(value, language)
-    text = str(value)
+    text = feature.fold.get(str(value), str(value))
     return feature.value_texts[text][language] if text in feature.value_texts else text
 
 
@@ -337,7 +299,7 @@ def _missing_value_texts(feature: FeatureSpec) -> list[str]:
     needed: list[str] = []
     if feature.kind == "recorded":
         contract = FIELDS_BY_NAME[feature.field or ""]
-        needed += list(contract.categories or ())
+        needed += feature_categories(feature) if contract.categories else []
         if contract.kind == "boolean":
             needed += ["yes", "no"]
         if contract.nullable:

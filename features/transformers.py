@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from data_contracts.contract import FIELDS_BY_NAME, MODEL_FEATURES
-from features.spec import FEATURES, NOT_ASKED_BAND, FeatureSpec
+from features.spec import FEATURES, NOT_ASKED_BAND, FeatureSpec, feature_categories
 
 
 def threshold_flags(X: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -150,6 +150,9 @@ def _derive_one(
     source = columns[feature.field] if feature.field is not None else None
     if feature.kind == "recorded":
         assert source is not None
+        if feature.fold:
+            folded: np.ndarray = _FOLDS[feature.name][np.nan_to_num(source, nan=0).astype(int)]
+            return np.where(np.isnan(source), np.nan, folded)
         return source
     if feature.kind == "threshold":
         assert source is not None and feature.threshold is not None
@@ -179,13 +182,26 @@ def _derive_one(
 #: The categories of each categorical feature, in code order.
 OUTPUT_CATEGORIES: dict[str, list[str]] = {
     **{
-        f.name: list(FIELDS_BY_NAME[f.name].categories or ())
+        f.name: feature_categories(f)
         for f in FEATURES
         if f.kind == "recorded" and FIELDS_BY_NAME[f.name].kind == "category"
     },
     **{f.name: [*f.bands, NOT_ASKED_BAND] for f in FEATURES if f.kind == "bands"},
 }
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+
+#: contract code -> feature code of the folded category features
+_FOLDS: dict[str, np.ndarray] = {
+    f.name: np.array(
+        [
+            OUTPUT_CATEGORIES[f.name].index(f.fold.get(c, c))
+            for c in FIELDS_BY_NAME[f.name].categories or ()
+        ],
+        dtype=np.float64,
+    )
+    for f in FEATURES
+    if f.fold
+}
 
 
 def feature_matrix(columns: dict[str, np.ndarray]) -> np.ndarray:

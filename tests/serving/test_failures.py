@@ -93,7 +93,7 @@ def test_postgresql_audit_store_round_trip() -> None:
                 "booking_id": "pg-1",
                 "model_name": "kykytutka",
                 "model_version": "1",
-                "contract_version": "1.1.0",
+                "contract_version": "1.2.0",
                 "alert_probability": 0.25,
                 "alert": True,
                 "segment_id": "S1",

@@ -75,6 +75,7 @@ format: install
 
 docs: install
 	$(BIN)/kykytutka contract --markdown > docs/contract.md
+	for language in fi sv en; do $(BIN)/kykytutka texts --language $$language > docs/reasons-$$language.md; done
 
 bench-synth: install
 	$(BIN)/python benchmarks/synth_speed.py

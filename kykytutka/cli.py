@@ -120,6 +120,18 @@ def contract(
 
 
 @app.command()
+def texts(
+    language: Annotated[str, typer.Option(help="fi, sv or en.")] = "fi",
+) -> None:
+    """Print every sentence people read in one language, as Markdown (docs/reasons-*.md)."""
+    from kykytutka.texts import TITLES, golden_table
+
+    if language not in TITLES:
+        raise _fail(f"--language: {language!r} is not one of fi, sv, en")
+    sys.stdout.write(golden_table(language))
+
+
+@app.command()
 def train(
     config: Annotated[Path, typer.Option(help="Training configuration, experiments/<name>.yaml.")],
     data: Annotated[

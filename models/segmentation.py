@@ -46,11 +46,17 @@ class Segment:
     id: str
     name_fi: str
     name_en: str
+    #: the segment's typical confirmed level (the recommendation itself is per client)
     support_level: SupportLevel
+    #: step codes of ``models.services.SERVICE_STEPS`` (texts, and the consent filter, there)
     service_path: list[str]
     share: float
     need_rate: float
     profile: dict[str, float] = field(default_factory=dict)
+    name_sv: str = ""
+
+    def name(self, language: str) -> str:
+        return {"fi": self.name_fi, "sv": self.name_sv, "en": self.name_en}[language]
 
 
 @dataclass
@@ -97,6 +103,7 @@ class SegmentationModel:
                 {
                     "segment_id": segment.id,
                     "name_fi": segment.name_fi,
+                    "name_sv": segment.name_sv,
                     "name_en": segment.name_en,
                     "share": segment.share,
                     "need_rate": segment.need_rate,

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from features.spec import LANGUAGES, label, value_text
-
-RAISES = ("nostaa tuen tarvetta", "höjer stödbehovet", "raises the need for support")
-LOWERS = ("laskee tuen tarvetta", "sänker stödbehovet", "lowers the need for support")
+from data_contracts.contract import MODEL_FEATURES
+from features.sentences import reason_sentence, unanswered_heading
+from features.spec import LANGUAGES, label
 
 
 def choose_language(accept_language: str | None) -> str:
@@ -41,21 +40,33 @@ def choose_language(accept_language: str | None) -> str:
 def reasons(
     contributions: dict[str, float], record: dict[str, Any], language: str, top: int
 ) -> list[dict[str, Any]]:
-    """The ``top`` largest contributions, signed, with a sentence in ``language``."""
-    lang = LANGUAGES.index(language)
-    ranked = sorted(contributions.items(), key=lambda item: abs(item[1]), reverse=True)[:top]
-    out = []
-    for field, contribution in ranked:
-        value = record.get(field)
-        direction = RAISES if contribution > 0 else LOWERS
-        out.append(
-            {
-                "field": field,
-                "value": value,
-                "contribution": round(contribution, 4),
-                "direction": "raises" if contribution > 0 else "lowers",
-                "text": f"{label(field, language)} {value_text(field, value, language)} "
-                f"{direction[lang]}",
-            }
-        )
-    return out
+    """The ``top`` largest contributions of the fields that were answered, signed, each with a
+    sentence in ``language`` (``features.sentences``). A field left unanswered is never a reason:
+    ``unanswered`` lists it apart."""
+    answered = [(f, c) for f, c in contributions.items() if record.get(f) is not None and c != 0]
+    ranked = sorted(answered, key=lambda item: abs(item[1]), reverse=True)[:top]
+    return [
+        {
+            "field": field,
+            "value": record[field],
+            "contribution": round(contribution, 4),
+            # "raises": makes a support need more likely; never a claim of cause
+            "direction": "raises" if contribution > 0 else "lowers",
+            "text": reason_sentence(field, record[field], contribution > 0, language),
+        }
+        for field, contribution in ranked
+    ]
+
+
+def unanswered(record: dict[str, Any], language: str) -> list[dict[str, str]]:
+    """The model's questions left unanswered in this booking, so that staff can ask them:
+    e.g. {"field": "work_ability_score", "heading": "Not asked", "text": "Self-rated work ability"}."""
+    return [
+        {
+            "field": name,
+            "heading": unanswered_heading(name, language),
+            "text": label(name, language),
+        }
+        for name in MODEL_FEATURES
+        if record.get(name) is None
+    ]

@@ -20,9 +20,9 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
 
 from data_contracts.booking import SupportLevel
-from features.spec import threshold, work_ability_band
 from features.transformers import BookingFeatures
 from models.segmentation import SEGMENT_FEATURES, Segment, SegmentationModel, segment_matrix
+from training.naming import name_and_path
 
 STABLE_ARI = 0.8
 
@@ -154,16 +154,22 @@ def describe_segments(
     y: np.ndarray,
     support_level: np.ndarray,
 ) -> dict[str, Segment]:
-    """Profiles in numbers, names, levels and paths. Age describes a segment; it never defines one."""
+    """Profiles in numbers, names, levels and paths. Age describes a segment's members in the
+    profile table; it never defines, names or routes one."""
     y = np.asarray(y, dtype=bool)
     overall_need = float(np.mean(y)) if len(y) else 0.0
     segments = {}
     for segment_id in sorted(set(assigned), key=lambda s: (len(s), s)):
         members = assigned == segment_id
         part = features[members]
+        status = part["employment_status"].astype(object)
         profile = {
             "mean_age": float(np.nanmean(ages[members])),
             "share_out_of_work": float(part["out_of_work"].mean()),
+            "share_working": float(status.isin(["employed", "entrepreneur"]).mean()),
+            "share_studying_or_outside": float(
+                status.isin(["student", "outside_labour_force"]).mean()
+            ),
             "median_months_unemployed_if_out_of_work": float(
                 part.loc[part["out_of_work"] == 1, "months_unemployed"].median()
             )
@@ -171,6 +177,7 @@ def describe_segments(
             else 0.0,
             "share_long_sickness_absence": float(part["long_sickness_absence"].mean()),
             "share_prolonged_complaint": float(part["prolonged_complaint"].mean()),
+            "median_complaint_weeks": float(part["complaint_duration_weeks"].median()),
             "median_work_ability_score": float(part["work_ability_score"].median()),
             "share_psychosocial_concern": float((part["psychosocial_concerns"] >= 1).mean()),
             "mean_visits_12m": float(part["healthcare_visits_12m"].mean()),
@@ -178,11 +185,16 @@ def describe_segments(
         need_rate = float(y[members].mean())
         levels = pd.Series(support_level[members & y]).value_counts()
         level = _recommended_level(need_rate, overall_need, levels)
-        name_fi, name_en, path = _name_and_path(profile, level)
+        name, path = name_and_path(profile)
+        if level == SupportLevel.TEAM:
+            path = ["team", *path]
+        elif level == SupportLevel.CONSULTATION:
+            path = ["network_consultation", *path]
         segments[segment_id] = Segment(
             id=segment_id,
-            name_fi=name_fi,
-            name_en=name_en,
+            name_fi=name.fi,
+            name_sv=name.sv,
+            name_en=name.en,
             support_level=level,
             service_path=path,
             share=float(members.mean()),
@@ -201,51 +213,6 @@ def _recommended_level(need_rate: float, overall_need: float, levels: pd.Series)
     return SupportLevel(str(levels.idxmax()))
 
 
-def _name_and_path(profile: dict[str, float], level: SupportLevel) -> tuple[str, str, list[str]]:
-    """A Finnish and English name and a service path (DOMAIN.md's catalogue) from the profile."""
-    out_of_work = profile["share_out_of_work"] >= 0.5
-    long_unemployed = out_of_work and profile[
-        "median_months_unemployed_if_out_of_work"
-    ] >= threshold("very_long_term_unemployed")
-    sick = profile["share_long_sickness_absence"] >= 0.4
-    prolonged = profile["share_prolonged_complaint"] >= 0.6
-    concerns = profile["share_psychosocial_concern"] >= 0.5
-    low_score = work_ability_band(profile["median_work_ability_score"]) == work_ability_band(0)
-    young = profile["mean_age"] < 30
-    if long_unemployed:
-        fi, en = "Pitkäaikaistyötön", "Long-term unemployed"
-        path = ["initial service (Alkupalvelu): support-need assessment", "health check"]
-        path += ["occupational rehabilitation assessment", "rehabilitative work activity"]
-    elif out_of_work:
-        fi, en = "Työtön tai lomautettu", "Unemployed or laid off"
-        path = ["employment services guidance", "job coaching", "work trial"]
-    elif sick:
-        fi, en = "Pitkällä sairauslomalla", "On long sickness absence"
-        path = ["occupational health negotiation", "workplace adjustment", "medical rehabilitation"]
-    elif prolonged:
-        fi, en = "Pitkittynyt vaiva", "Prolonged complaint"
-        path = ["basic medical care", "physiotherapist", "early support at work"]
-    elif young:
-        fi, en = "Nuori aikuinen", "Young adult"
-        path = ["guidance and information (self-care)", "vocational guidance", "education trial"]
-    else:
-        fi, en = "Työssä, tilapäinen vaiva", "Working, short-term complaint"
-        path = ["guidance and information (self-care)", "basic medical care"]
-    if concerns:
-        fi += ", psykososiaalisia huolia"
-        en += ", psychosocial concerns"
-        path += ["mental-health office or substance clinic", "debt counselling", "social work"]
-    elif low_score and not long_unemployed:
-        fi += ", heikentynyt työkyky"
-        en += ", reduced work ability"
-        path += ["occupational rehabilitation assessment"]
-    if level == SupportLevel.TEAM:
-        path = ["work-ability support team: support plan and client coordinator", *path]
-    elif level == SupportLevel.CONSULTATION:
-        path = ["consultation of the professional network", *path]
-    return fi, en, path
-
-
 def _deduplicate_names(segments: dict[str, Segment]) -> None:
     seen: dict[str, int] = {}
     for segment in segments.values():
@@ -253,6 +220,7 @@ def _deduplicate_names(segments: dict[str, Segment]) -> None:
         seen[segment.name_en] = count
         if count > 1:
             segment.name_en += f" ({count})"
+            segment.name_sv += f" ({count})"
             segment.name_fi += f" ({count})"
 
 

@@ -8,6 +8,7 @@ the cores made each fit several times slower.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -19,7 +20,9 @@ from threadpoolctl import threadpool_limits
 from data_contracts.booking import SupportLevel
 from features.transformers import BookingFeatures
 from models.segmentation import SegmentationModel, segment_matrix
+from models.services import SERVICE_STEPS
 from synthetic.cohort import generate_cohort
+from training.naming import name_and_path
 from training.segmentation import describe_segments, fit_segmentation
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
@@ -305,16 +308,51 @@ def test_integer_labels_give_the_same_segments_as_boolean_labels(
 
 
 def test_service_path_starts_with_the_recommended_level(model: SegmentationModel) -> None:
-    first_steps = {
-        "team": "work-ability support team",
-        "consultation": "consultation of the professional network",
-    }
+    first_steps = {"team": "team", "consultation": "network_consultation"}
     for segment in model.segments.values():
         expected = first_steps.get(segment.support_level)
         if expected is None:
-            assert not segment.service_path[0].startswith(tuple(first_steps.values()))
+            assert segment.service_path[0] not in first_steps.values()
         else:
-            assert segment.service_path[0].startswith(expected)
+            assert segment.service_path[0] == expected
+        assert all(step in SERVICE_STEPS for step in segment.service_path)
+
+
+def test_segment_names_are_true_of_their_members(
+    model: SegmentationModel, records: pd.DataFrame, assigned: np.ndarray
+) -> None:
+    """A name that says "working", "unemployed", "students" or a situation holds for most of the
+    segment's members; no name speaks of age."""
+    status = records["employment_status"].astype(object).to_numpy()
+    for segment in model.segments.values():
+        members = assigned == segment.id
+        share = {
+            "Working": np.isin(status[members], ["employed", "entrepreneur"]).mean(),
+            "Unemployed or laid off": np.isin(status[members], ["unemployed", "laid_off"]).mean(),
+            "Long-term unemployed": np.isin(status[members], ["unemployed", "laid_off"]).mean(),
+            "Students": np.isin(status[members], ["student", "outside_labour_force"]).mean(),
+        }
+        for start, value in share.items():
+            if segment.name_en.startswith(start):
+                assert value >= 0.5, (segment.name_en, start, value)
+        for name in (segment.name_fi, segment.name_sv, segment.name_en):
+            assert not re.search(r"nuori|ung |young|aged|ikä|ålder", name.lower()), name
+        assert segment.name_sv and segment.name_sv != segment.name_en
+
+
+def test_a_segment_of_students_is_not_called_working() -> None:
+    profile = {
+        "share_out_of_work": 0.05, "median_months_unemployed_if_out_of_work": 0.0,
+        "share_long_sickness_absence": 0.02, "share_studying_or_outside": 0.7,
+        "share_working": 0.2, "share_psychosocial_concern": 0.1,
+        "share_prolonged_complaint": 0.1, "median_work_ability_score": 8.0,
+        "median_complaint_weeks": 2.0,
+    }  # fmt: skip
+    name, path = name_and_path(profile)
+    assert name.en == "Students and people outside the labour force, short-term complaint"
+    assert name.fi.startswith("Opiskelijat")
+    profile |= {"median_work_ability_score": 2.0}
+    assert name_and_path(profile)[0].en.endswith("poor work ability")  # not "short-term"
 
 
 def test_direct_assignment_equals_kmeans_predict() -> None:

@@ -1,5 +1,6 @@
 """Reading the audit store back: the decisions of a time window with their latest outcomes, as
-validated booking records (monitoring's current window, ``kykytutka train --audit-url``)."""
+validated booking records (monitoring's current window, ``kykytutka train --audit-url``), and what
+staff did with the cards of a window (monitoring's override check)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,18 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from audit.store import AuditStore, decisions, outcomes
+from audit.store import AuditStore, decisions, feedback, outcomes
 from data_contracts.contract import BOOKING_COLUMNS, FIELDS_BY_NAME, TARGET
 from data_contracts.validation import ContractError, validate_bookings
 
 PROBABILITY = "alert_probability"
 ALERT = "alert"
 SUPPORT_LEVEL = "support_level"
+#: the columns of ``read_feedback``'s frame; the protected attributes as the client gave them
+FEEDBACK_COLUMNS = (
+    "decision_id", "decided_at", "segment_id", "outcome", "override_reason", "sex", "age",
+    "first_language",
+)  # fmt: skip
 
 
 class AuditReadError(ValueError):
@@ -45,15 +51,6 @@ def read_window(
 ) -> AuditWindow:
     """The decisions made from ``since`` up to ``until`` (UTC), each booking once: its newest
     decision, with the outcome recorded on any of its decisions."""
-    if (
-        audit_url.startswith("sqlite:///")
-        and not Path(audit_url.removeprefix("sqlite:///")).is_file()
-    ):
-        raise AuditReadError(f"no audit store at {audit_url} (set --audit-url)")
-    try:
-        store = AuditStore(audit_url)
-    except sa.exc.SQLAlchemyError as exc:
-        raise AuditReadError(f"audit store {audit_url}: {str(exc).splitlines()[0]}") from None
     latest = (
         sa.select(outcomes.c.decision_id, sa.func.max(outcomes.c.id).label("id"))
         .group_by(outcomes.c.decision_id)
@@ -80,13 +77,7 @@ def read_window(
     )
     if labelled_only:
         query = query.where(outcomes.c.needs_support.is_not(None))
-    try:
-        with store.engine.connect() as connection:
-            rows = connection.execute(query).all()
-    except sa.exc.SQLAlchemyError as exc:
-        raise AuditReadError(f"audit store {audit_url}: {str(exc).splitlines()[0]}") from None
-    finally:
-        store.engine.dispose()
+    rows = _fetch(audit_url, query)
     # A booking assessed again (a retry, a second hook call) counts once: its newest decision.
     # The outcome is the client's: if it was recorded on an earlier decision, it still counts.
     newest: dict[str, tuple[Any, dict[str, Any], tuple[Any, Any]]] = {}
@@ -122,6 +113,75 @@ def read_window(
     )
     versions = sorted({str(row.model_version) for row in rows}, key=_version_order)
     return AuditWindow(frame, window, versions)
+
+
+def read_feedback(audit_url: str, since: datetime, until: datetime) -> pd.DataFrame:
+    """Staff feedback on the cards of the decisions made from ``since`` up to ``until`` (UTC): one
+    row per booking whose card got feedback (FEEDBACK_COLUMNS), in the order decided.
+
+    A decision's newest feedback row counts (a later one corrects an earlier one); a booking
+    assessed again (a retry) counts once, as ``read_window`` counts it: its newest decision that got
+    feedback. ``outcome`` is ``accepted`` or ``overridden``, ``override_reason`` the reason code
+    (None when none was given), ``age`` the age in years (features.groups.age_band bands it)."""
+    latest = (
+        sa.select(feedback.c.decision_id, sa.func.max(feedback.c.id).label("id"))
+        .group_by(feedback.c.decision_id)
+        .subquery()
+    )
+    query = (
+        sa.select(
+            decisions.c.decision_id,
+            decisions.c.booking_id,
+            decisions.c.decided_at,
+            decisions.c.segment_id,
+            decisions.c.inputs,
+            feedback.c.outcome,
+            feedback.c.override_reason,
+        )
+        .select_from(
+            decisions.join(latest, latest.c.decision_id == decisions.c.decision_id).join(
+                feedback, feedback.c.id == latest.c.id
+            )
+        )
+        .where(decisions.c.decided_at >= since, decisions.c.decided_at < until)
+        .order_by(decisions.c.decided_at, decisions.c.decision_id)
+    )
+    newest: dict[str, dict[str, Any]] = {}
+    for row in _fetch(audit_url, query):
+        parsed = _inputs(row.inputs)
+        newest.pop(row.booking_id, None)  # re-inserted: the order stays the order decided
+        newest[row.booking_id] = {
+            "decision_id": row.decision_id,
+            "decided_at": row.decided_at,
+            "segment_id": row.segment_id,
+            "outcome": row.outcome,
+            "override_reason": row.override_reason,
+            "sex": parsed.get("sex"),
+            "age": parsed.get("age"),
+            "first_language": parsed.get("first_language"),
+        }
+    return pd.DataFrame(list(newest.values()), columns=list(FEEDBACK_COLUMNS))
+
+
+def _fetch(audit_url: str, query: sa.Select[Any]) -> list[sa.Row[Any]]:
+    """The rows ``query`` selects from the audit store at ``audit_url``; AuditReadError if the
+    store is missing or cannot be read."""
+    if (
+        audit_url.startswith("sqlite:///")
+        and not Path(audit_url.removeprefix("sqlite:///")).is_file()
+    ):
+        raise AuditReadError(f"no audit store at {audit_url} (set --audit-url)")
+    try:
+        store = AuditStore(audit_url)
+    except sa.exc.SQLAlchemyError as exc:
+        raise AuditReadError(f"audit store {audit_url}: {str(exc).splitlines()[0]}") from None
+    try:
+        with store.engine.connect() as connection:
+            return list(connection.execute(query).all())
+    except sa.exc.SQLAlchemyError as exc:
+        raise AuditReadError(f"audit store {audit_url}: {str(exc).splitlines()[0]}") from None
+    finally:
+        store.engine.dispose()
 
 
 def _inputs(stored: Any) -> dict[str, Any]:

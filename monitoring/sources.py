@@ -17,7 +17,15 @@ from data_contracts.contract import BOOKING_COLUMNS, TARGET
 from data_contracts.validation import ContractError, load_bookings, validate_bookings
 from models.packaged import KykytutkaModel
 
-__all__ = ["ALERT", "PROBABILITY", "MonitorInputError", "Scored", "load_current", "load_reference"]
+__all__ = [
+    "ALERT",
+    "PROBABILITY",
+    "AuditSpan",
+    "MonitorInputError",
+    "Scored",
+    "load_current",
+    "load_reference",
+]
 MIN_ROWS = 1_000  # below this the drift distances are too noisy to judge
 RUN_ID = re.compile(r"^(?:runs:/)?([0-9a-f]{32})/?$")
 AUDIT_WINDOW = re.compile(r"^audit:(.+)$")
@@ -29,6 +37,16 @@ class MonitorInputError(ValueError):
     """A reference or current source that cannot be used (exit code 2); the message says why."""
 
 
+@dataclass(frozen=True)
+class AuditSpan:
+    """The audit store and the window that records were read from (what else the store holds
+    about them, such as the staff feedback on their cards, is read from the same span)."""
+
+    url: str
+    since: datetime
+    until: datetime
+
+
 @dataclass
 class Scored:
     """Records with the model's answers, ready to compare."""
@@ -37,6 +55,8 @@ class Scored:
     description: str
     #: model versions that made the answers (several if the champion moved within the window)
     model_versions: list[str] = field(default_factory=list)
+    #: where in the audit store the records came from; None for a booking file or a run
+    audit: AuditSpan | None = None
 
     @property
     def has_outcomes(self) -> bool:
@@ -160,4 +180,6 @@ def read_audit_window(
         window = read_window(audit_url, since, until, labelled_only, min_rows=MIN_ROWS)
     except AuditReadError as exc:
         raise MonitorInputError(str(exc)) from None
-    return Scored(window.frame, window.description, window.model_versions)
+    return Scored(
+        window.frame, window.description, window.model_versions, AuditSpan(audit_url, since, until)
+    )

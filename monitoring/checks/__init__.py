@@ -13,6 +13,7 @@ from monitoring.checks.alert_rate_shift import AlertRateShiftCheck
 from monitoring.checks.base import Check, CheckContext, CheckResult
 from monitoring.checks.feature_drift import FeatureDriftCheck
 from monitoring.checks.outcome_fairness import OutcomeFairnessCheck
+from monitoring.checks.overrides import OverridesCheck
 from monitoring.checks.prediction_drift import PredictionDriftCheck
 from monitoring.checks.quality import QualityCheck
 
@@ -29,6 +30,7 @@ CHECKS: dict[str, Check[Any]] = {
         QualityCheck(),
         AlertRateShiftCheck(),
         OutcomeFairnessCheck(),
+        OverridesCheck(),
     )
 }
 

@@ -20,16 +20,16 @@ from features.spec import spec, work_ability_band
 from features.texts import Text
 
 LIKELIER = Text(
-    "mikä tekee tuen tarpeesta todennäköisemmän",
+    "mikä lisää tuen tarpeen todennäköisyyttä",
     "vilket gör ett stödbehov mer sannolikt",
     "which makes a support need more likely",
 )
 LESS_LIKELY = Text(
-    "mikä tekee tuen tarpeesta epätodennäköisemmän",
+    "mikä vähentää tuen tarpeen todennäköisyyttä",
     "vilket gör ett stödbehov mindre sannolikt",
     "which makes a support need less likely",
 )
-NOT_ASKED_HEADING = Text("Kysymättä", "Inte frågat", "Not asked")
+NOT_ASKED_HEADING = Text("Ei kysytty", "Inte frågat", "Not asked")
 NOT_RECORDED_HEADING = Text("Ei kirjattu", "Inte registrerat", "Not recorded")
 
 
@@ -55,7 +55,7 @@ _EMPLOYMENT: dict[str, Text] = {
     "unknown": Text("Asiakkaan työtilanne ei ole tiedossa", "Klientens arbetssituation är inte känd", "The client's employment status is not known"),
 }
 _REFERRAL: dict[str, Text] = {
-    "self": Text("Asiakas hakeutui palveluun itse", "Klienten sökte sig själv till tjänsten", "The client came on their own initiative"),
+    "self": Text("Asiakas hakeutui palveluun itse", "Klienten sökte sig till tjänsten på eget initiativ", "The client came on their own initiative"),
     "employment_services": Text("Asiakas ohjattiin työllisyyspalveluista", "Klienten hänvisades av sysselsättningstjänsterna", "The client was referred by employment services"),
     "kela": Text("Asiakas ohjattiin Kelasta", "Klienten hänvisades av FPA", "The client was referred by Kela"),
     "primary_care": Text("Asiakas ohjattiin perusterveydenhuollosta", "Klienten hänvisades av primärvården", "The client was referred by primary health care"),
@@ -63,10 +63,10 @@ _REFERRAL: dict[str, Text] = {
     "occupational_health": Text("Asiakas ohjattiin työterveyshuollosta", "Klienten hänvisades av företagshälsovården", "The client was referred by occupational health care"),
     "social_services": Text("Asiakas ohjattiin sosiaalipalveluista", "Klienten hänvisades av socialservicen", "The client was referred by social services"),
     "ngo": Text("Asiakas ohjattiin järjestöstä", "Klienten hänvisades av en organisation", "The client was referred by an NGO"),
-    "pension_insurer": Text("Asiakas ohjattiin työeläkevakuuttajalta", "Klienten hänvisades av arbetspensionsförsäkraren", "The client was referred by an earnings-related pension provider"),
+    "pension_insurer": Text("Asiakas ohjattiin työeläkevakuuttajalta", "Klienten hänvisades av en arbetspensionsförsäkrare", "The client was referred by an earnings-related pension provider"),
     "criminal_sanctions": Text("Asiakas ohjattiin Rikosseuraamuslaitokselta", "Klienten hänvisades av Brottspåföljdsmyndigheten", "The client was referred by the Criminal Sanctions Agency"),
     "youth_services": Text("Asiakas ohjattiin nuorten palveluista", "Klienten hänvisades av tjänsterna för unga", "The client was referred by youth services"),
-    "education": Text("Asiakas ohjattiin oppilaitoksesta", "Klienten hänvisades av läroanstalten", "The client was referred by an educational institution"),
+    "education": Text("Asiakas ohjattiin oppilaitoksesta", "Klienten hänvisades av en läroanstalt", "The client was referred by an educational institution"),
     "other": Text("Asiakkaan ohjasi muu taho", "Klienten hänvisades av någon annan aktör", "The client was referred by another party"),
 }
 _CLIENT_GROUP: dict[str, Text] = {
@@ -76,16 +76,16 @@ _CLIENT_GROUP: dict[str, Text] = {
 }
 _CONCERNS: dict[str, tuple[Text, Text]] = {
     "mental_health_concern": (
-        Text("Asiakkaan mielenterveydestä on herännyt huoli", "Det finns oro för klientens psykiska hälsa", "There is a concern about the client's mental health"),
-        Text("Huolta asiakkaan mielenterveydestä ei ole", "Det finns ingen oro för klientens psykiska hälsa", "There is no concern about the client's mental health"),
+        Text("Asiakkaan mielenterveydestä on herännyt huoli", "Det har framkommit oro för klientens psykiska hälsa", "There is a concern about the client's mental health"),
+        Text("Asiakkaan mielenterveydestä ei ole herännyt huolta", "Det har inte framkommit någon oro för klientens psykiska hälsa", "No concern about the client's mental health has been noted"),
     ),
     "substance_use_concern": (
-        Text("Asiakkaan päihteiden käytöstä on herännyt huoli", "Det finns oro för klientens bruk av rusmedel", "There is a concern about the client's substance use"),
-        Text("Huolta asiakkaan päihteiden käytöstä ei ole", "Det finns ingen oro för klientens bruk av rusmedel", "There is no concern about the client's substance use"),
+        Text("Asiakkaan päihteiden käytöstä on herännyt huoli", "Det har framkommit oro för klientens rusmedelsbruk", "There is a concern about the client's substance use"),
+        Text("Asiakkaan päihteiden käytöstä ei ole herännyt huolta", "Det har inte framkommit någon oro för klientens rusmedelsbruk", "No concern about the client's substance use has been noted"),
     ),
     "financial_difficulties": (
         Text("Asiakkaalla on taloudellisia vaikeuksia tai velkoja", "Klienten har ekonomiska svårigheter eller skulder", "The client has financial difficulties or debts"),
-        Text("Asiakkaalla ei ole tiedossa olevia taloudellisia vaikeuksia", "Klienten har inga kända ekonomiska svårigheter", "The client has no known financial difficulties"),
+        Text("Asiakkaalla ei tiettävästi ole taloudellisia vaikeuksia", "Klienten har inga kända ekonomiska svårigheter", "The client has no known financial difficulties"),
     ),
 }
 #: ICPC-2 chapter names as THL's code server has them (Finnish, Swedish) and WONCA's English ones.
@@ -142,9 +142,11 @@ def _chapter(value: object, language: str) -> str:
 def _months_unemployed(n: int, language: str) -> str:
     if n == 0:
         return Text(
-            "Asiakas ei ole työttömänä",
-            "Klienten är inte arbetslös",
-            "The client is not unemployed",
+            # 0 is recorded both when working, studying or outside the labour force and in the
+            # first month of unemployment or lay-off: "not unemployed" would contradict "unemployed".
+            "Asiakas ei ole ollut työttömänä täyttä kuukautta",
+            "Klienten har inte varit arbetslös i en hel månad",
+            "The client has not been unemployed for a full month",
         )[language]
     months = _MONTHS(n, language)
     return Text(
@@ -157,13 +159,13 @@ def _months_unemployed(n: int, language: str) -> str:
 def _sickness_absence(n: int, language: str) -> str:
     if n == 0:
         return Text(
-            "Sairauspoissaoloja ei ole ollut viimeisen 12 kuukauden aikana",
+            "Asiakkaalla ei ole ollut sairauspoissaoloa viimeisen 12 kuukauden aikana",
             "Klienten har inte varit sjukfrånvarande under de senaste 12 månaderna",
             "The client has had no sickness absence in the last 12 months",
         )[language]
     days = _DAYS(n, language)
     return Text(
-        f"Sairauspoissaoloja on viimeisen 12 kuukauden aikana {days}",
+        f"Asiakkaalla on ollut viimeisen 12 kuukauden aikana sairauspoissaoloa {days}",
         f"Klienten har varit sjukfrånvarande {days} under de senaste 12 månaderna",
         f"The client has had {days} of sickness absence in the last 12 months",
     )[language]
@@ -176,9 +178,9 @@ def _visits(n: int, language: str) -> str:
             "Klienten har inte besökt hälsocentralen under de senaste 12 månaderna",
             "The client has not visited the health centre in the last 12 months",
         )[language]
-    # "once" / "kerran" alone read better than with the numeral.
-    once = {"fi": "kerran", "en": "once"}
-    times = once[language] if (n == 1 and language in once) else _TIMES(n, language)
+    # "kerran" / "en gång" / "once" read better than with the numeral.
+    once = Text("kerran", "en gång", "once")
+    times = once[language] if n == 1 else _TIMES(n, language)
     return Text(
         f"Asiakas on käynyt terveyskeskuksessa viimeisen 12 kuukauden aikana {times}",
         f"Klienten har besökt hälsocentralen {times} under de senaste 12 månaderna",

@@ -146,10 +146,10 @@ FEATURES: tuple[FeatureSpec, ...] = (
     _recorded("contact_reason", Text("Yhteydenoton syy (ICPC-2)", "Kontaktorsak (ICPC-2)", "Reason for contact (ICPC-2)"), fold=_FOLDED_CHAPTERS),
     _recorded("complaint_duration_weeks", Text("Vaivan kesto", "Besvärets längd", "Duration of the complaint"), +1, WEEKS),
     _recorded("work_ability_score", Text("Itsearvioitu työkyky", "Självskattad arbetsförmåga", "Self-rated work ability"), -1, POINTS),
-    _recorded("referral_source", Text("Ohjaaja", "Remitterande", "Referred by")),
+    _recorded("referral_source", Text("Ohjaava taho", "Hänvisande instans", "Referred by")),
     _recorded("client_group", Text("Asiakasryhmä", "Klientgrupp", "Client group")),
     _recorded("mental_health_concern", Text("Huoli mielenterveydestä", "Oro för den psykiska hälsan", "Mental-health concern"), +1),
-    _recorded("substance_use_concern", Text("Huoli päihteiden käytöstä", "Oro för missbruk", "Substance-use concern"), +1),
+    _recorded("substance_use_concern", Text("Huoli päihteiden käytöstä", "Oro för rusmedelsbruk", "Substance-use concern"), +1),
     _recorded("financial_difficulties", Text("Taloudelliset vaikeudet", "Ekonomiska svårigheter", "Financial difficulties"), +1),
     FeatureSpec(
         "work_ability_band", "bands",
@@ -169,7 +169,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     FeatureSpec(
         "work_ability_not_asked", "missing",
-        Text("Työkykyä ei kysytty", "Arbetsförmågan inte frågad", "Work ability not asked"),
+        Text("Työkykyä ei kysytty", "Arbetsförmågan inte efterfrågad", "Work ability not asked"),
         field="work_ability_score", value_texts=YES_NO,
     ),
     _flag("long_term_unemployed", "months_unemployed", 12, Text("Pitkäaikaistyöttömyys (vähintään {threshold:g} kk)", "Långtidsarbetslöshet (minst {threshold:g} månader)", "Long-term unemployment ({threshold:g}+ months)"), +1),

@@ -65,7 +65,7 @@ CATEGORY_TEXTS: dict[str, dict[str, Text]] = {
     },
     "contact_reason": {
         "A": Text("yleiset ja epämääräiset", "generella och ospecifika", "general and unspecified"),
-        "B": Text("veri, vertamuodostavat elimet ja immuunijärjestelmä", "blod och blodbildande organ samt immunsystemet", "blood, blood-forming organs and immune mechanism"),
+        "B": Text("veri, vertamuodostavat elimet ja immuunijärjestelmä", "blod och blodbildande organ samt immunsystemet", "blood, blood forming organs and immune mechanism"),
         "D": Text("ruoansulatuselimet", "matsmältningsorganen", "digestive"),
         "F": Text("silmä", "öga", "eye"),
         "H": Text("korva", "öra", "ear"),
@@ -83,7 +83,7 @@ CATEGORY_TEXTS: dict[str, dict[str, Text]] = {
         "Z": Text("sosiaaliset ongelmat", "sociala problem", "social problems"),
     },
     "referral_source": {
-        "self": Text("oma-aloitteisesti", "på eget initiativ", "on their own initiative"),
+        "self": Text("asiakas itse", "klienten själv", "on their own initiative"),
         "employment_services": Text("työllisyyspalvelut", "sysselsättningstjänsterna", "employment services"),
         "kela": Text("Kela", "FPA", "Kela"),
         "primary_care": Text("perusterveydenhuolto", "primärvården", "primary health care"),
@@ -91,22 +91,23 @@ CATEGORY_TEXTS: dict[str, dict[str, Text]] = {
         "occupational_health": Text("työterveyshuolto", "företagshälsovården", "occupational health care"),
         "social_services": Text("sosiaalipalvelut", "socialservicen", "social services"),
         "ngo": Text("järjestö", "en organisation", "an NGO"),
-        "pension_insurer": Text("työeläkevakuuttaja", "arbetspensionsförsäkraren", "an earnings-related pension provider"),
+        "pension_insurer": Text("työeläkevakuuttaja", "en arbetspensionsförsäkrare", "an earnings-related pension provider"),
         "criminal_sanctions": Text("Rikosseuraamuslaitos", "Brottspåföljdsmyndigheten", "the Criminal Sanctions Agency"),
         "youth_services": Text("nuorten palvelut", "tjänsterna för unga", "youth services"),
-        "education": Text("oppilaitos", "läroanstalten", "an educational institution"),
+        "education": Text("oppilaitos", "en läroanstalt", "an educational institution"),
         "other": Text("muu taho", "någon annan", "someone else"),
     },
     "client_group": {
         "new_client": Text("uusi asiakas", "ny klient", "new client"),
         "outside_services": Text("palvelujen ulkopuolelta tavoitettu", "nådd utanför tjänsterna", "reached outside services"),
-        "in_services": Text("jo palvelujen asiakas", "redan klient i tjänsterna", "already a client of services"),
+        "in_services": Text("jo palvelujen piirissä", "redan i kontakt med tjänsterna", "already a client of services"),
     },
 }
 # fmt: on
 
+#: The merged W, X and Y chapters, each named in full as THL names it (not shortened or merged).
 FOLDED_TEXT = Text(
-    "raskaus, synnytys ja perhesuunnittelu tai naisen tai miehen sukuelimet",
-    "graviditet, förlossning och familjeplanering eller kvinnliga eller manliga könsorgan",
-    "pregnancy, childbearing and family planning, or female or male genital",
+    "raskaus, synnytys ja perhesuunnittelu; naisen sukuelimet tai miehen sukuelimet",
+    "graviditet, förlossning och familjeplanering; kvinnliga könsorganen eller manliga könsorganen",
+    "pregnancy, childbearing, family planning; female genital or male genital",
 )

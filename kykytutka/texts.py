@@ -57,5 +57,6 @@ def golden_table(language: str) -> str:
     lines.append(f"- without consent, first: {ASK_CONSENT[language]}")
     lines += ["", "## Segment names: main activity, then one shared situation", ""]
     lines += [f"- `{code}`: {text[language]}" for code, (text, _) in ACTIVITIES.items()]
-    lines += [f"- `, {code}`: , {text[language]}" for code, (text, _) in SITUATIONS.items()]
+    joiner = ", " if language == "fi" else " "
+    lines += [f"- `{code}`: …{joiner}{text[language]}" for code, (text, _) in SITUATIONS.items()]
     return "\n".join(lines) + "\n"

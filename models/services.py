@@ -15,7 +15,7 @@ from features.texts import Text
 
 #: The recommended levels, lightest first; "none": no work-ability support need is indicated.
 SUPPORT_LEVEL_TEXTS: dict[str, Text] = {
-    "none": Text("Ei työkyvyn tuen tarvetta", "Inget behov av stöd för arbetsförmågan", "No work-ability support need"),
+    "none": Text("Ei viitteitä työkyvyn tuen tarpeesta", "Inga tecken på behov av stöd för arbetsförmågan", "No sign of a work-ability support need"),
     "self_care": Text("Omahoito", "Egenvård", "Self-care"),
     "consultation": Text("Konsultaatio", "Konsultation", "Consultation"),
     "team": Text("Työkyvyn tuen tiimi", "Team för stöd för arbetsförmågan", "Work-ability support team"),
@@ -46,7 +46,7 @@ SERVICE_STEPS: dict[str, ServiceStep] = {
     "basic_medical_care": ServiceStep(Text("Perusterveydenhuollon vastaanotto", "Mottagning inom primärvården", "Primary health care appointment")),
     "physiotherapy": ServiceStep(Text("Fysioterapeutti", "Fysioterapeut", "Physiotherapist")),
     "guidance": ServiceStep(Text("Ohjaus ja neuvonta omahoitoon", "Rådgivning och handledning för egenvård", "Guidance and advice for self-care")),
-    "mental_health_substance_services": ServiceStep(Text("Mielenterveys- tai päihdepalvelut", "Mentalvårds- eller missbrukar- och beroendetjänster", "Mental health or substance use services")),
+    "mental_health_substance_services": ServiceStep(Text("Mielenterveys- tai päihdepalvelut", "Mentalvårdstjänster eller missbrukar- och beroendevård", "Mental health or substance use services")),
     "debt_counselling": ServiceStep(Text("Talous- ja velkaneuvonta", "Ekonomi- och skuldrådgivning", "Financial and debt counselling")),
     "social_work": ServiceStep(Text("Sosiaalityö", "Socialt arbete", "Social work")),
     "education_guidance": ServiceStep(Text("Opinto- ja uraohjaus", "Studie- och karriärvägledning", "Study and career guidance")),

@@ -31,14 +31,16 @@ ACTIVITIES: dict[str, tuple[Text, list[str]]] = {
     "working": (Text("Työssä käyvät", "Förvärvsarbetande", "Working"), ["guidance", "basic_medical_care"]),
     "other": (Text("Muut asiakkaat", "Övriga klienter", "Other clients"), ["guidance", "basic_medical_care"]),
 }
+# Joined to the activity after a comma: in Finnish as a relative clause ("Työssä käyvät, joilla on
+# pitkittynyt vaiva"), since a bare partitive ("…, psykososiaalisia huolia") lacks its verb.
 SITUATIONS: dict[str, tuple[Text, list[str]]] = {
-    "psychosocial": (Text("psykososiaalisia huolia", "psykosociala orosmoment", "psychosocial concerns"),
+    "psychosocial": (Text("joilla on psykososiaalisia huolia", "med psykosociala orosmoment", "with psychosocial concerns"),
                      ["mental_health_substance_services", "debt_counselling", "social_work"]),
-    "prolonged_complaint": (Text("pitkittynyt vaiva", "långvarigt besvär", "prolonged complaint"),
+    "prolonged_complaint": (Text("joilla on pitkittynyt vaiva", "med långvariga besvär", "with a prolonged complaint"),
                             ["basic_medical_care", "physiotherapy"]),
-    "poor_work_ability": (Text("huono työkyky", "dålig arbetsförmåga", "poor work ability"),
+    "poor_work_ability": (Text("joilla on huono työkyky", "med dålig arbetsförmåga", "with poor work ability"),
                           ["vocational_rehabilitation_assessment"]),
-    "short_term_complaint": (Text("lyhytaikainen vaiva", "kortvarigt besvär", "short-term complaint"), []),
+    "short_term_complaint": (Text("joilla on lyhytaikainen vaiva", "med kortvariga besvär", "with a short-term complaint"), []),
 }
 # fmt: on
 
@@ -82,7 +84,11 @@ def name_and_path(profile: dict[str, float]) -> tuple[Text, list[str]]:
     if found is None:
         return activity, list(steps)
     extra, more = SITUATIONS[found]
-    name = Text(*(f"{a}, {b}" for a, b in zip(activity, extra, strict=True)))
+    # Finnish joins a relative clause with a comma ("Työssä käyvät, joilla on ..."); Swedish and
+    # English a preposition ("Förvärvsarbetande med ...", "Working with ...").
+    name = Text(
+        f"{activity.fi}, {extra.fi}", f"{activity.sv} {extra.sv}", f"{activity.en} {extra.en}"
+    )
     path = list(dict.fromkeys([*steps, *more]))
     assert all(step in SERVICE_STEPS for step in path)
     return name, path

@@ -44,8 +44,8 @@ def test_every_field_and_kind_of_value_yields_a_sentence(field: str, language: s
 @pytest.mark.parametrize(
     ("field", "value", "language", "expected"),
     [
-        ("sickness_absence_days_12m", 120, "fi", "Sairauspoissaoloja on viimeisen 12 kuukauden aikana 120 päivää"),
-        ("sickness_absence_days_12m", 1, "fi", "Sairauspoissaoloja on viimeisen 12 kuukauden aikana 1 päivä"),
+        ("sickness_absence_days_12m", 120, "fi", "Asiakkaalla on ollut viimeisen 12 kuukauden aikana sairauspoissaoloa 120 päivää"),
+        ("sickness_absence_days_12m", 1, "fi", "Asiakkaalla on ollut viimeisen 12 kuukauden aikana sairauspoissaoloa 1 päivä"),
         ("sickness_absence_days_12m", 1, "sv", "Klienten har varit sjukfrånvarande 1 dag under de senaste 12 månaderna"),
         ("sickness_absence_days_12m", 1, "en", "The client has had 1 day of sickness absence in the last 12 months"),
         ("healthcare_visits_12m", 1, "fi", "Asiakas on käynyt terveyskeskuksessa viimeisen 12 kuukauden aikana kerran"),
@@ -58,7 +58,7 @@ def test_every_field_and_kind_of_value_yields_a_sentence(field: str, language: s
         ("months_unemployed", 30, "sv", "Arbetslösheten har varat i 30 månader"),
         ("work_ability_score", 3, "fi", "Asiakkaan itse arvioima työkyky on 3/10 (huono)"),
         ("contact_reason", "P", "fi", "Yhteydenoton syyn ICPC-2-luku on ”Mielenterveys”"),
-        ("referral_source", "self", "sv", "Klienten sökte sig själv till tjänsten"),
+        ("referral_source", "self", "sv", "Klienten sökte sig till tjänsten på eget initiativ"),
         ("employment_status", "unemployed", "fi", "Asiakas on työtön"),
     ],
 )  # fmt: skip
@@ -70,7 +70,7 @@ def test_facts_read_as_a_native_speaker_says_them(
 
 def test_a_reason_states_likelihood_not_cause() -> None:
     assert reason_sentence("work_ability_score", 3, True, "fi").endswith(
-        ", mikä tekee tuen tarpeesta todennäköisemmän."
+        ", mikä lisää tuen tarpeen todennäköisyyttä."
     )
     assert reason_sentence("work_ability_score", 9, False, "sv").endswith(
         ", vilket gör ett stödbehov mindre sannolikt."
@@ -102,7 +102,7 @@ def test_an_unasked_question_is_never_a_reason_but_listed_apart() -> None:
         "text": "Self-rated work ability",
     }
     assert listed["sickness_absence_days_12m"]["heading"] == "Not recorded"
-    assert unanswered(record, "fi")[0]["heading"] in ("Kysymättä", "Ei kirjattu")
+    assert unanswered(record, "fi")[0]["heading"] in ("Ei kysytty", "Ei kirjattu")
 
 
 #: Words an English text of ours uses that may also stand in a Finnish or Swedish one.

@@ -348,11 +348,12 @@ def test_a_segment_of_students_is_not_called_working() -> None:
         "share_prolonged_complaint": 0.1, "median_work_ability_score": 8.0,
         "median_complaint_weeks": 2.0,
     }  # fmt: skip
-    name, path = name_and_path(profile)
-    assert name.en == "Students and people outside the labour force, short-term complaint"
+    name, _ = name_and_path(profile)
+    assert name.en == "Students and people outside the labour force with a short-term complaint"
+    assert name.sv == "Studerande och personer utanför arbetskraften med kortvariga besvär"
     assert name.fi.startswith("Opiskelijat")
     profile |= {"median_work_ability_score": 2.0}
-    assert name_and_path(profile)[0].en.endswith("poor work ability")  # not "short-term"
+    assert name_and_path(profile)[0].en.endswith("with poor work ability")  # not "short-term"
 
 
 def test_direct_assignment_equals_kmeans_predict() -> None:

@@ -83,13 +83,13 @@ bench-synth: install
 bench-train: install
 	$(BIN)/python benchmarks/train_speed.py
 
-# wrk comes from Debian's archive; the benchmark uses it for both servers.
 bench-monitor: install
 	$(BIN)/python benchmarks/monitor_speed.py
 
 bench-pyfunc: install
 	$(BIN)/python benchmarks/pyfunc_speed.py
 
+# wrk comes from Debian's archive; the benchmark uses it for both servers.
 bench-serve: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python benchmarks/serve_speed.py

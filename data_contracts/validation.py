@@ -10,6 +10,7 @@ problem is ever a traceback.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,8 @@ def read_bookings(path: str | Path) -> pd.DataFrame:
         )
     if not path.is_file():
         raise ContractError([ContractViolation("file", "no such file", value=str(path))], str(path))
+    if path.suffix.lower() == ".csv":
+        _refuse_nul_bytes(path)
     try:
         if path.suffix.lower() == ".csv":
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
@@ -102,6 +105,30 @@ def read_bookings(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def _holds_booleans(raw: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        return True
+    return raw.dtype == object and any(isinstance(v, bool | np.bool_) for v in raw.dropna())
+
+
+def _boolean_text(value: object) -> str:
+    """A boolean cell as text: 1.0 and 0.0 (pandas' 0/1 with blanks) read as 1 and 0."""
+    if isinstance(value, float | np.floating) and value in (0.0, 1.0):
+        return str(int(value))
+    return str(value).strip().lower()
+
+
+def _refuse_nul_bytes(path: Path) -> None:
+    """A NUL byte would silently cut a CSV cell short (the C parser stops there): refuse the file."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if b"\x00" in line:
+                raise ContractError(
+                    [ContractViolation("file", f"a NUL byte on line {number}: not a text file")],
+                    str(path),
+                )
+
+
 def _as_text(value: object) -> str:
     return str(value)
 
@@ -109,9 +136,17 @@ def _as_text(value: object) -> str:
 def _coerce_column(raw: pd.Series, field: ContractField) -> tuple[pd.Series, pd.Series]:
     """The column in the contract's dtype, and a mask of values that could not be read."""
     present = raw.notna()
+    if field.kind in ("integer", "number") and _holds_booleans(raw):
+        # true/false is not a number (the record path refuses it too)
+        return pd.Series(
+            pd.NA, index=raw.index, dtype="Int64" if field.kind == "integer" else "Float64"
+        ), present
     if field.kind == "integer":
         numbers = pd.to_numeric(raw, errors="coerce")
         bad = present & (numbers.isna() | (numbers.notna() & (numbers % 1 != 0)))
+        # as text, a whole number is digits only ("1e1" and "1_0" are not; the record path agrees)
+        texts = raw.map(lambda v: isinstance(v, str) and not _WHOLE_NUMBER.match(v.strip()))
+        bad |= present & texts.astype(bool)
         return numbers.where(~bad).astype("Float64").astype("Int64"), bad
     if field.kind == "number":
         numbers = pd.to_numeric(raw, errors="coerce")
@@ -120,7 +155,7 @@ def _coerce_column(raw: pd.Series, field: ContractField) -> tuple[pd.Series, pd.
     if field.kind == "boolean":
         if pd.api.types.is_bool_dtype(raw.dtype):
             return raw.astype("boolean"), pd.Series(False, index=raw.index)
-        text = raw.map(lambda v: str(v).strip().lower(), na_action="ignore")
+        text = raw.map(_boolean_text, na_action="ignore")
         values = pd.Series(pd.NA, index=raw.index, dtype="boolean")
         values[text.isin(_TRUE)] = True
         values[text.isin(_FALSE)] = False
@@ -292,6 +327,11 @@ def validate_bookings(
 def _model_columns(frame: pd.DataFrame, fields: tuple[str, ...] | None) -> list[str]:
     """The columns a model reads: outcome and synthetic columns dropped, and with ``fields`` only
     those (every other column must still be a contract column, so a misspelt one is refused)."""
+    repeated = sorted({str(c) for c in frame.columns if list(frame.columns).count(c) > 1})
+    if repeated:
+        raise ContractError(
+            [ContractViolation(name, "the column appears more than once") for name in repeated]
+        )
     if fields is None:
         dropped = set(fields_with_role("label", "synthetic"))
         return [c for c in frame.columns if c not in dropped]
@@ -334,6 +374,34 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_WHOLE_NUMBER = re.compile(r"^[+-]?\d+$")
+
+
+def _as_the_columns_read_them(raw: dict[str, Any], row: int) -> list[ContractViolation]:
+    """Read a record's values by the rules ``coerce_bookings`` reads a column by (in place), so
+    that a small frame and a large one accept and refuse the same values: text is trimmed; a
+    boolean is true/false, yes/no, t/f, y/n or 1/0 (not "on"); true/false is not a number; a
+    whole number written as text is digits only (not "1_0")."""
+    refused: list[ContractViolation] = []
+    for name, value in raw.items():
+        field = FIELDS_BY_NAME.get(name)
+        if field is None or value is None:
+            continue
+        if isinstance(value, str):
+            value = raw[name] = value.strip()
+        if field.kind == "boolean" and not isinstance(value, bool):
+            text = _boolean_text(value)
+            if text not in _TRUE | _FALSE:
+                refused.append(ContractViolation(name, _unreadable(field), row, str(value)))
+            else:
+                raw[name] = text in _TRUE
+        elif field.kind in ("integer", "number") and isinstance(value, bool):
+            refused.append(ContractViolation(name, _unreadable(field), row, str(value)))
+        elif field.kind == "integer" and isinstance(value, str) and not _WHOLE_NUMBER.match(value):
+            refused.append(ContractViolation(name, _unreadable(field), row, value))
+    return refused
+
+
 def validate_records(
     frame: pd.DataFrame, fields: tuple[str, ...] | None = None
 ) -> list[dict[str, Any]]:
@@ -356,6 +424,10 @@ def validate_records(
     # One object array, row by row: pandas' own row iterators cost ~15 µs a column.
     for row, values in enumerate(frame.to_numpy(dtype=object), start=1):
         raw = {names[i]: _plain(values[i]) for i in positions}
+        refused = _as_the_columns_read_them(raw, row)
+        if refused:
+            violations += refused
+            continue
         try:
             record = model.model_validate(raw).model_dump()
         except ValidationError as exc:

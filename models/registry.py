@@ -91,18 +91,32 @@ def load_model(model_uri: str) -> KykytutkaModel:
     """
     try:
         loaded = mlflow.pyfunc.load_model(model_uri)
+        model = loaded.unwrap_python_model()
     except (ModuleNotFoundError, AttributeError, ImportError) as exc:
         raise IncompatibleModel(_incompatible(model_uri, exc)) from None
-    except (MlflowException, OSError) as exc:
-        message = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise ModelNotAvailable(f"model {model_uri} cannot be loaded: {message}") from None
-    model = loaded.unwrap_python_model()
+    except MlflowException as exc:
+        if "Unable to retrieve base model object" in str(exc):
+            raise IncompatibleModel(
+                f"model {model_uri} is not a kykytutka model (another flavour); register one "
+                "with `kykytutka train`"
+            ) from None
+        raise ModelNotAvailable(f"model {model_uri} cannot be loaded: {_first_line(exc)}") from None
+    except Exception as exc:  # a damaged copy: unreadable MLmodel, truncated pickle, ...
+        raise ModelNotAvailable(
+            f"model {model_uri} cannot be loaded ({type(exc).__name__}: {_first_line(exc)}); "
+            "it may be damaged: load it again from the registry or re-register it"
+        ) from None
     if not isinstance(model, KykytutkaModel):
         raise IncompatibleModel(
             f"model {model_uri} is not a kykytutka model ({type(model).__name__}); register one "
             "with `kykytutka train`"
         )
     return model
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _incompatible(model_uri: str, exc: BaseException) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from models.config import ConfigError, FairnessLimits, load_yaml_model
 from models.config import Frozen as _Frozen
@@ -47,7 +48,8 @@ class SegmentationConfig(_Frozen):
 class TrainConfig(_Frozen):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     description: str = ""
-    experiment: str = "kykytutka"
+    #: the MLflow experiment the runs go to
+    experiment: str = Field("kykytutka", pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$")
     data: DataConfig = DataConfig()
     alert: AlertModelConfig = AlertModelConfig()
     #: Share of bookings a work-ability team can see: the alert threshold is set to flag this share.
@@ -61,10 +63,30 @@ class TrainConfig(_Frozen):
 
     @model_validator(mode="after")
     def _whole_numbers_where_needed(self) -> TrainConfig:
+        for name, values in self.search.items():
+            if not values:
+                raise ValueError(f"search.{name}: give at least one value")
+            if any(not math.isfinite(v) for v in values):
+                raise ValueError(f"search.{name}: every value must be a finite number")
         for name in ("n_estimators", "num_leaves", "min_child_samples"):
             values = self.search.get(name, ())
             if any(float(v) != int(v) for v in values):
                 raise ValueError(f"search.{name} takes whole numbers, got {list(values)}")
+        return self
+
+    @model_validator(mode="after")
+    def _search_values_within_the_alert_limits(self) -> TrainConfig:
+        """Each searched value must be one the alert model takes (checked now, not mid-run)."""
+        fields = AlertModelConfig.model_fields
+        for name, values in self.search.items():
+            if name not in fields:
+                continue  # reported by _search_names_alert_parameters
+            for value in values:
+                try:
+                    AlertModelConfig.model_validate({**self.alert.model_dump(), name: value})
+                except ValidationError as exc:
+                    problem = exc.errors()[0]["msg"]
+                    raise ValueError(f"search.{name}: {value!r}: {problem}") from None
         return self
 
     @model_validator(mode="after")

@@ -44,6 +44,11 @@ def test_the_search_grid_expands_to_validated_candidates() -> None:
         ("name: x\nsearch:\n  num_leaves: [7.5]\n", "num_leaves"),
         ("name: x\nalert_capacity: 1.5\n", "alert_capacity"),
         ("name: [unclosed\n", "not valid YAML"),
+        ("name: x\nsearch:\n  num_leaves: [1]\n", "search.num_leaves: 1"),
+        ("name: x\nsearch:\n  learning_rate: [-5.0]\n", "search.learning_rate"),
+        ("name: x\nsearch:\n  n_estimators: [.inf]\n", "search.n_estimators: every value"),
+        ("name: x\nexperiment: ''\n", "experiment"),
+        ("- a\n- b\n", "a mapping of settings, not list"),
     ],
 )
 def test_a_bad_config_is_refused_naming_the_field(tmp_path: Path, text: str, named: str) -> None:
@@ -62,3 +67,10 @@ def test_configs_are_frozen() -> None:
     config = TrainConfig(name="frozen")
     with pytest.raises(ValueError, match="frozen"):
         config.name = "changed"  # type: ignore[misc]
+
+
+def test_a_config_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(b"name: \xff\xfe\x00 broken")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_config(path)

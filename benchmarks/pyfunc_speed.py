@@ -28,7 +28,7 @@ import pandas as pd
 
 from benchmarks.champion import train_champion
 from benchmarks.serve_speed import _port, _wait, service_env
-from data_contracts.validation import as_json_records
+from data_contracts.records import as_json_records
 from models.registry import use_tracking
 from synthetic.cohort import generate_cohort
 from tests.projects import inside_project

@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.champion import train_champion
-from data_contracts.validation import as_json_records
+from data_contracts.records import as_json_records
 from serving.security import Role, create_key
 from synthetic.cohort import generate_cohort
 

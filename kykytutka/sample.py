@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from data_contracts.validation import as_json_records
+from data_contracts.records import as_json_records
 from synthetic.cohort import generate_cohort
 
 

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from serving.decisions import find_decision, utc_iso
 from serving.deps import Audit, Auditor, BookingSystemOrAuditor
+from serving.fhir import FHIR_JSON
 from serving.interop import risk_assessment
 
 router = APIRouter(tags=["audit"])
@@ -40,4 +41,4 @@ def read_decision_as_fhir(
 ) -> JSONResponse:
     """The decision as an HL7 FHIR (R4B) RiskAssessment."""
     row = find_decision(audit, decision_id)
-    return JSONResponse(risk_assessment(row), media_type="application/fhir+json")
+    return JSONResponse(risk_assessment(row), media_type=FHIR_JSON)

@@ -1,22 +1,38 @@
-"""CDS Hooks 2.0: discovery, the appointment-book hook and staff feedback on its cards."""
+"""CDS Hooks 2.0: discovery, the appointment-book hook, staff feedback on its cards, and the model
+card a card's source links to."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from audit.store import AuditUnavailable, now
+from audit.store import AuditUnavailable
 from data_contracts.booking import BookingRecord
-from serving.deps import Audit, BookingSystem, Decisions
-from serving.errors import BROKEN_HOOK_CONTEXT, contract_violation, pydantic_problems, refuse
+from models.registry import MODEL_NAME
+from serving.cds_hooks.cards import CardOffer, card, issues_card
+from serving.cds_hooks.feedback import feedback_rows, read_feedback
+from serving.cds_hooks.model_card import CardNotFound, CardUnavailable, model_card
+from serving.cds_hooks.recording import KeepingHookCall
+from serving.deps import Audit, BookingSystem, Decisions, Loaded
+from serving.errors import BROKEN_HOOK_CONTEXT, contract_violation, pydantic_problems
 from serving.explain import choose_language
-from serving.interop import SERVICE_ID, HookRequestError, booking_record_from_hook, card, discovery
-from serving.schemas import FeedbackRequest
+from serving.interop import (
+    SERVICE_ID,
+    Malformed,
+    PrefetchMissing,
+    contract_field,
+    discovery,
+    read_hook_call,
+)
 
 router = APIRouter(tags=["cds-hooks"])
+
+MALFORMED_CALL = "the CDS Hooks call does not have the shape the specification gives it"
+MALFORMED_FEEDBACK = "the CDS Hooks feedback does not have the shape the specification gives it"
 
 
 @router.get("/cds-services")
@@ -28,42 +44,72 @@ def cds_discovery() -> dict[str, Any]:
 @router.post(f"/cds-services/{SERVICE_ID}")
 def cds_appointment_book(
     body: dict[str, Any],
+    request: Request,
     who: BookingSystem,
     decisions: Decisions,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    """The appointment-book hook: the booking context in, one card out."""
+    """The appointment-book hook: the booking context in; a card when the indicators raise an
+    alert, no card otherwise. 412 without the prefetched booking context."""
     try:
-        record = BookingRecord.model_validate(booking_record_from_hook(body))
-    except HookRequestError as exc:
-        refuse(exc.field, exc.value, exc.problem)
+        call = read_hook_call(body)
+    except Malformed as exc:
+        raise HTTPException(422, contract_violation(exc.problems, MALFORMED_CALL)) from None
+    except PrefetchMissing as exc:
+        raise HTTPException(412, str(exc)) from None
+    if call is None:
+        return {"cards": []}  # the client has no booking context for this patient
+    try:
+        record = BookingRecord.model_validate(call.record)
     except ValidationError as exc:
-        problems = pydantic_problems(exc.errors(), "record")
+        problems = [
+            (contract_field(field), value, problem)
+            for field, value, problem in pydantic_problems(exc.errors(), "record")
+        ]
         raise HTTPException(422, contract_violation(problems, BROKEN_HOOK_CONTEXT)) from None
     language = choose_language(accept_language)
-    (assessment,) = decisions.assess([record], language)
-    return {"cards": [card(assessment.model_dump(mode="json"), language)]}
+    offer = CardOffer.new()
+    keeping = replace(decisions, audit=KeepingHookCall(decisions.audit, call.kept, offer))
+    (assessment,) = keeping.assess([record], language)
+    answered = assessment.model_dump(mode="json")
+    if not issues_card(answered):
+        return {"cards": []}
+    source = request.url_for("cds_model_card").include_query_params(
+        version=answered["model"]["version"]
+    )
+    consented = record.consent_multi_agency
+    return {"cards": [card(answered, language, offer, str(source), consented)]}
 
 
 @router.post(f"/cds-services/{SERVICE_ID}/feedback")
-def cds_feedback(body: FeedbackRequest, who: BookingSystem, audit: Audit) -> JSONResponse:
+def cds_feedback(body: dict[str, Any], who: BookingSystem, audit: Audit) -> JSONResponse:
     """Whether staff accepted or overrode a card; recorded for oversight of automation bias."""
-    rows = []
-    for position, item in enumerate(body.feedback):
-        if audit.get(item.card) is None:
-            refuse(f"feedback.{position}.card", item.card, "no such decision (card uuid)")
-        reason = item.overrideReasons[0].reason.code if item.overrideReasons else None
-        rows.append(
-            {
-                "decision_id": item.card,
-                "outcome": item.outcome,
-                "override_reason": reason,
-                "outcome_at": item.outcomeTimestamp,
-                "received_at": now(),
-            }
-        )
+    try:
+        rows = feedback_rows(read_feedback(body), audit.get)
+    except Malformed as exc:
+        raise HTTPException(422, contract_violation(exc.problems, MALFORMED_FEEDBACK)) from None
     try:
         audit.record_feedback(rows)
     except AuditUnavailable:
         raise HTTPException(503, "the audit store cannot be written") from None
     return JSONResponse(status_code=200, content={"recorded": len(rows)})
+
+
+# A page for people (the card's source.url opens it in the EHR user's browser, without the API
+# key), not an API operation: left out of the OpenAPI document.
+@router.get(f"/cds-services/{SERVICE_ID}/model-card", include_in_schema=False)
+def cds_model_card(
+    loaded: Loaded,
+    version: Annotated[str | None, Query(pattern=r"^[1-9][0-9]{0,8}$")] = None,
+) -> Response:
+    """The model card of a registered model version (default: the one serving now), Markdown."""
+    if version is None and loaded is None:
+        raise HTTPException(503, "no model loaded yet")
+    name = loaded.name if loaded is not None else MODEL_NAME
+    try:
+        text = model_card(name, version or (loaded.version if loaded is not None else ""))
+    except CardNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except CardUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
+    return Response(text, media_type="text/markdown; charset=utf-8")

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from data_contracts.contract import MODEL_FEATURES
-from data_contracts.validation import ContractError, prepare_records, validate_records
+from data_contracts.records import validate_records
+from data_contracts.validation import ContractError, prepare_records
 
 pytestmark = [pytest.mark.data]
 

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from audit.store import AuditStore, pseudonymise
 from audit.windows import labelled_bookings
 from data_contracts.booking import CONTRACT_VERSION, BookingRecord
-from data_contracts.validation import as_json_records, validate_bookings
+from data_contracts.records import as_json_records
+from data_contracts.validation import validate_bookings
 from kykytutka.cli import app
 from monitoring.config import MonitorConfig
 from monitoring.monitor import monitor

@@ -22,7 +22,7 @@ import pytest
 from audit.store import AuditStore, pseudonymise
 from audit.windows import FEEDBACK_COLUMNS, read_feedback
 from data_contracts.booking import CONTRACT_VERSION, BookingRecord
-from data_contracts.validation import as_json_records
+from data_contracts.records import as_json_records
 from models.registry import use_tracking
 from monitoring.config import MonitorConfig
 from monitoring.monitor import MonitorResult, monitor

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from audit.store import AuditStore
-from data_contracts.validation import as_json_records
+from data_contracts.records import as_json_records
 from serving.app import create_app
 from serving.security import Role, create_key
 from serving.settings import ServiceSettings

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from data_contracts.validation import as_json_records
+from data_contracts.records import as_json_records
 from synthetic.cohort import generate_cohort
 from tests.serving.conftest import Service
 

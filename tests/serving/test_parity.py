@@ -7,7 +7,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from data_contracts.validation import as_json_records
+from data_contracts.records import as_json_records
 from models.registry import CHAMPION, MODEL_NAME
 from synthetic.cohort import generate_cohort
 from tests.projects import inside_project

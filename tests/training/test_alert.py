@@ -116,7 +116,7 @@ def test_records_and_frames_score_as_lightgbm_scores_its_training_frame(
     """The one scoring path (a float matrix, categories as contract codes) from API records and
     from a frame gives what the booster gives on the pandas-categorical frame it was trained on."""
     from data_contracts.contract import BOOKING_COLUMNS
-    from data_contracts.validation import as_json_records
+    from data_contracts.records import as_json_records
     from features.transformers import encode_records, feature_matrix
     from models.alert import booster_frame
 

@@ -1,0 +1,92 @@
+"""Staff feedback on a card (CDS Hooks 2.0, "Feedback"), checked against what the card offered and
+turned into rows of the audit store's ``feedback`` table.
+
+An ``accepted`` outcome names the suggestions taken (``acceptedSuggestions``, required), each a
+suggestion of that card; an ``overridden`` one may carry one ``overrideReason`` whose ``reason`` is
+one the card offered. The reason's code is stored; the accepted suggestion is not (the table has
+no column for it, and a card offers one suggestion); the free-text ``userComment`` is accepted
+and never stored or logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC
+from typing import Any
+
+from audit.store import now
+from serving.cds_hooks.recording import hook_call
+from serving.cds_hooks.schemas import Feedback, FeedbackRequest, refused, validated
+
+#: members whose values a 422 never echoes: the free-text comment
+_FREE_TEXT = frozenset({"userComment", "overrideReason"})
+
+
+def read_feedback(body: Any) -> FeedbackRequest:
+    """The feedback request in the specification's shape, or Malformed naming the field."""
+    request = validated(FeedbackRequest, body, hide=_FREE_TEXT)
+    for position, item in enumerate(request.feedback):
+        where = f"feedback.{position}"
+        if item.outcome == "accepted" and not item.acceptedSuggestions:
+            raise refused(f"{where}.acceptedSuggestions", None, "required when accepted")
+        if item.outcome == "accepted" and item.overrideReason is not None:
+            raise refused(f"{where}.overrideReason", None, "only when overridden")
+        if item.outcome == "overridden" and item.acceptedSuggestions:
+            raise refused(f"{where}.acceptedSuggestions", None, "only when accepted")
+    return request
+
+
+def feedback_rows(
+    request: FeedbackRequest, stored: Callable[[str], dict[str, Any] | None]
+) -> list[dict[str, Any]]:
+    """One audit row per feedback entry, each checked against its card (``stored`` reads a
+    decision by id); Malformed names the first entry that does not fit."""
+    received = now()
+    rows = []
+    for position, item in enumerate(request.feedback):
+        offered = _offered(item, stored, f"feedback.{position}")
+        rows.append(
+            {
+                "decision_id": str(item.card),
+                "outcome": item.outcome,
+                "override_reason": _reason(item, offered, f"feedback.{position}"),
+                "outcome_at": item.outcomeTimestamp.astimezone(UTC),
+                "received_at": received,
+            }
+        )
+    return rows
+
+
+def _offered(
+    item: Feedback, stored: Callable[[str], dict[str, Any] | None], where: str
+) -> dict[str, Any]:
+    row = stored(str(item.card))
+    if row is None:
+        raise refused(f"{where}.card", str(item.card), "no such card (no decision with this id)")
+    call = hook_call(row["output"])
+    offered = call.get("card") if call else None
+    if not isinstance(offered, dict):
+        raise refused(f"{where}.card", str(item.card), "this service issued no card with this id")
+    suggestions = {s["uuid"] for s in offered.get("suggestions", [])}
+    for index, accepted in enumerate(item.acceptedSuggestions or []):
+        if str(accepted.id) not in suggestions:
+            raise refused(
+                f"{where}.acceptedSuggestions.{index}.id",
+                str(accepted.id),
+                "not a suggestion of this card",
+            )
+    return offered
+
+
+def _reason(item: Feedback, offered: dict[str, Any], where: str) -> str | None:
+    reason = item.overrideReason.reason if item.overrideReason else None
+    if reason is None:
+        return None  # overridden without a reason, or with a comment only
+    codes = {(r["system"], r["code"]) for r in offered.get("overrideReasons", [])}
+    if (reason.system, reason.code) not in codes:
+        raise refused(
+            f"{where}.overrideReason.reason",
+            {"system": reason.system, "code": reason.code},
+            "not an override reason this card offered",
+        )
+    return reason.code

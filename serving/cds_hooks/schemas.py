@@ -1,0 +1,336 @@
+"""The shapes the CDS Hooks 2.0 specification gives a service call and its feedback, and the parts
+of the FHIR R4 resources the appointment-book hook carries that this service reads.
+
+Sources: CDS Hooks 2.0 (HL7, cds-hooks.hl7.org/2.0, tag v2.0.1 of github.com/HL7/cds-hooks):
+"Calling a CDS Service", "FHIR Resource Access", "Feedback" and the Coding data type; the
+appointment-book context (HL7 CDS Hooks Library, logical model CDSHookAppointmentBookContext:
+userId "[ResourceType]/[id]", patientId and encounterId of type id, appointments a Bundle); FHIR R4
+Appointment (status codes), QuestionnaireResponse (status codes, item, answer value[x]) and the
+``id`` and ``dateTime`` regular expressions.
+
+Unknown members are ignored in a service call (a newer client may send more), but refused in
+feedback: a feedback entry in an old or misspelt shape (``overrideReasons`` as a list) would
+otherwise be answered 200 with its reason lost.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeVar
+from uuid import UUID
+
+from pydantic import (
+    AnyHttpUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from serving.errors import Problem, pydantic_problems
+
+M = TypeVar("M", bound=BaseModel)
+
+#: FHIR R4 ``id``: 1-64 letters, digits, "-" and "."
+FHIR_ID_PATTERN = r"^[A-Za-z0-9\-\.]{1,64}$"
+FhirId = Annotated[str, StringConstraints(pattern=FHIR_ID_PATTERN)]
+#: FHIR R4 ``dateTime`` (a year, year-month, date, or date-time with a zone)
+FhirDateTime = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|"
+        r"[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|(\+|-)"
+        r"((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$"
+    ),
+]
+FhirDate = Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")]
+#: appointment-book ``userId``: a Practitioner, PractitionerRole, Patient or RelatedPerson
+UserReference = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(Practitioner|PractitionerRole|Patient|RelatedPerson)/[A-Za-z0-9\-\.]{1,64}$"
+    ),
+]
+NonEmpty = Annotated[StrictStr, StringConstraints(min_length=1)]
+BundleType = Literal[
+    "document",
+    "message",
+    "transaction",
+    "transaction-response",
+    "batch",
+    "batch-response",
+    "history",
+    "searchset",
+    "collection",
+]
+
+
+class _Read(BaseModel):
+    """A part of a FHIR resource or CDS Hooks object this service reads; the rest is ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Exact(BaseModel):
+    """A CDS Hooks feedback object: every member is the specification's (``extension`` aside)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    extension: dict[str, Any] | None = None
+
+
+# -- FHIR R4 parts ---------------------------------------------------------------------------------
+
+
+class Identifier(_Read):
+    system: StrictStr | None = None
+    value: StrictStr | None = None
+
+
+class Reference(_Read):
+    reference: StrictStr | None = None
+    type: StrictStr | None = None
+    identifier: Identifier | None = None
+    display: StrictStr | None = None
+
+
+class FhirCoding(_Read):
+    system: StrictStr | None = None
+    version: StrictStr | None = None
+    #: optional in FHIR; a booking-context answer without a code says nothing, so it is required
+    code: NonEmpty
+    display: StrictStr | None = None
+
+
+class Participant(_Read):
+    actor: Reference | None = None
+
+
+AppointmentStatus = Literal[
+    "proposed",
+    "pending",
+    "booked",
+    "arrived",
+    "fulfilled",
+    "cancelled",
+    "noshow",
+    "entered-in-error",
+    "checked-in",
+    "waitlist",
+]
+
+
+class Appointment(_Read):
+    resourceType: Literal["Appointment"]  # noqa: N815
+    #: optional in FHIR; the hook's proposed appointment is the booking, so it needs one
+    id: FhirId
+    status: AppointmentStatus
+    created: FhirDateTime | None = None
+    participant: list[Participant] | None = None
+
+
+class AppointmentEntry(_Read):
+    resource: Appointment
+
+
+class AppointmentBundle(_Read):
+    resourceType: Literal["Bundle"]  # noqa: N815
+    type: BundleType
+    entry: list[AppointmentEntry] = Field(min_length=1)
+
+
+_VALUES = (
+    "valueBoolean",
+    "valueDecimal",
+    "valueInteger",
+    "valueDate",
+    "valueDateTime",
+    "valueTime",
+    "valueString",
+    "valueUri",
+    "valueAttachment",
+    "valueCoding",
+    "valueQuantity",
+    "valueReference",
+)
+
+
+class Answer(_Read):
+    """QuestionnaireResponse.item.answer: exactly one value[x] (FHIR R4 ``qrs-?``: value 1..1)."""
+
+    valueBoolean: StrictBool | None = None  # noqa: N815
+    valueDecimal: StrictInt | StrictFloat | None = None  # noqa: N815
+    valueInteger: StrictInt | None = None  # noqa: N815
+    valueDate: FhirDate | None = None  # noqa: N815
+    valueDateTime: FhirDateTime | None = None  # noqa: N815
+    valueTime: StrictStr | None = None  # noqa: N815
+    valueString: StrictStr | None = None  # noqa: N815
+    valueUri: StrictStr | None = None  # noqa: N815
+    valueAttachment: dict[str, Any] | None = None  # noqa: N815
+    valueCoding: FhirCoding | None = None  # noqa: N815
+    valueQuantity: dict[str, Any] | None = None  # noqa: N815
+    valueReference: dict[str, Any] | None = None  # noqa: N815
+    item: list[Item] | None = None
+
+    @model_validator(mode="after")
+    def _one_value(self) -> Answer:
+        given = [name for name in _VALUES if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"an answer has exactly one value[x]; found {len(given)}")
+        return self
+
+    def value(self) -> Any:
+        """The answer as a booking-record value: a coding's code, anything else as it is."""
+        if self.valueCoding is not None:
+            return self.valueCoding.code
+        return next(getattr(self, name) for name in _VALUES if getattr(self, name) is not None)
+
+
+class Item(_Read):
+    linkId: NonEmpty  # noqa: N815
+    answer: list[Answer] | None = None
+    item: list[Item] | None = None
+
+
+QuestionnaireResponseStatus = Literal[
+    "in-progress", "completed", "amended", "entered-in-error", "stopped"
+]
+
+
+class QuestionnaireResponse(_Read):
+    resourceType: Literal["QuestionnaireResponse"]  # noqa: N815
+    id: FhirId | None = None
+    questionnaire: StrictStr | None = None
+    status: QuestionnaireResponseStatus
+    subject: Reference | None = None
+    authored: FhirDateTime | None = None
+    item: list[Item] | None = None
+
+
+Answer.model_rebuild()
+
+
+class SearchEntry(_Read):
+    resource: dict[str, Any] | None = None
+
+
+class SearchBundle(_Read):
+    resourceType: Literal["Bundle"]  # noqa: N815
+    type: BundleType
+    entry: list[SearchEntry] | None = None
+
+
+# -- CDS Hooks: the service call ---------------------------------------------------------------------
+
+
+class FhirAuthorization(_Read):
+    """Never stored, logged or echoed (CDS Hooks best practices: the token is transient)."""
+
+    access_token: SecretStr = Field(min_length=1)
+    token_type: Literal["Bearer"]
+    expires_in: StrictInt = Field(ge=0)
+    scope: NonEmpty
+    subject: NonEmpty
+    patient: FhirId | None = None
+
+
+class AppointmentBookContext(_Read):
+    userId: UserReference  # noqa: N815
+    patientId: FhirId  # noqa: N815
+    encounterId: FhirId | None = None  # noqa: N815
+    appointments: AppointmentBundle
+
+
+class HookRequest(_Read):
+    hook: Literal["appointment-book"]
+    hookInstance: UUID  # noqa: N815
+    fhirServer: AnyHttpUrl | None = None  # noqa: N815
+    fhirAuthorization: FhirAuthorization | None = None  # noqa: N815
+    context: AppointmentBookContext
+    #: each value a FHIR resource, or null when the client has no data for the key
+    prefetch: dict[str, Any] | None = None
+
+
+# -- CDS Hooks: feedback -----------------------------------------------------------------------------
+
+
+class Coding(_Exact):
+    """The CDS Hooks Coding: code and system required, display optional."""
+
+    code: NonEmpty
+    system: NonEmpty
+    display: StrictStr | None = None
+
+
+class OverrideReason(_Exact):
+    """One object: the reason the user picked from the card's list, a free-text comment, or both
+    (``cds-fb-3``). The comment is accepted and never stored or logged."""
+
+    reason: Coding | None = None
+    userComment: StrictStr | None = None  # noqa: N815
+
+    @model_validator(mode="after")
+    def _reason_or_comment(self) -> OverrideReason:
+        if self.reason is None and self.userComment is None:
+            raise ValueError("an overrideReason has a reason, a userComment or both")
+        return self
+
+
+class AcceptedSuggestion(_Exact):
+    id: UUID
+
+
+class Feedback(_Exact):
+    card: UUID
+    outcome: Literal["accepted", "overridden"]
+    acceptedSuggestions: list[AcceptedSuggestion] | None = None  # noqa: N815
+    overrideReason: OverrideReason | None = None  # noqa: N815
+    #: when the user acted; RFC 3339 with its zone (the specification's example is UTC, "Z")
+    outcomeTimestamp: AwareDatetime  # noqa: N815
+
+
+class FeedbackRequest(_Exact):
+    feedback: list[Feedback] = Field(min_length=1)
+
+
+# -- validation with the fields named as the request names them ----------------------------------
+
+
+class Malformed(ValueError):
+    """A CDS Hooks request or feedback that does not have the specification's shape."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{field}: {problem}" for field, _, problem in problems))
+
+
+def validated(
+    model: type[M], data: Any, at: tuple[str | int, ...] = (), hide: frozenset[str] = frozenset()
+) -> M:
+    """``data`` as ``model``, or Malformed naming each field by its place in the request (``at``
+    is where ``data`` sits). A value under a member named in ``hide`` is never echoed (an access
+    token, a free-text comment), nor a whole object (it may hold one)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = []
+        for error in exc.errors():
+            location = (*at, *error["loc"])
+            value = error.get("input")
+            if error["type"] == "missing" or isinstance(value, dict | list):
+                value = None  # the input of a missing member is its parent: not worth echoing
+            if hide & {str(part) for part in location}:
+                value = None
+            errors.append({"loc": location, "input": value, "msg": error["msg"]})
+        raise Malformed(pydantic_problems(errors, ".".join(map(str, at)) or "body")) from None
+
+
+def refused(field: str, value: Any, problem: str) -> Malformed:
+    return Malformed([(field, value, problem)])

@@ -4,7 +4,8 @@ The generator first draws the outcome (needs work-ability support or not) and th
 its class's distribution (``synthetic.parameters``). Each feature adds the log of its likelihood ratio
 to the row's evidence, so ``true_risk`` is the exact posterior probability of need given everything
 drawn: the best any model could do. Missing values are drawn with the same probability in both
-classes, so that "not asked" tells nothing by itself.
+classes, so that "not asked" tells nothing by itself. The reason for contact depends on sex and age
+and the referral source on age (``synthetic.conditional``): their evidence is weighed given those.
 
 Everything is vectorised numpy: one million rows take a few seconds.
 """
@@ -18,6 +19,12 @@ import pandas as pd
 from scipy import stats
 
 from data_contracts.contract import FIELDS_BY_NAME, booking_frame_schema
+from synthetic.conditional import (
+    ConditionalPmf,
+    chapter_condition,
+    chapter_pmf,
+    referral_pmf,
+)
 from synthetic.parameters import REGIONS, Bins, ClassParameters, RegionParameters, Shares
 
 WORK_ABILITY_POINTS = 11
@@ -114,6 +121,19 @@ class _Draw:
         self.log_lr[rows] += log_ratio[values[rows]]
         return values
 
+    def factor_given(
+        self, pmf_need: ConditionalPmf, pmf_other: ConditionalPmf, conditions: np.ndarray
+    ) -> np.ndarray:
+        """Values drawn given each row's condition code; evidence weighed given the condition."""
+        values = np.zeros(len(self.need), dtype=np.int64)
+        for in_class, pmf in ((True, pmf_need), (False, pmf_other)):
+            take = self.need == in_class
+            values[take] = pmf.sample(self.rng, conditions[take])
+        with np.errstate(divide="ignore", invalid="ignore"):  # structural zeros are never drawn
+            log_ratio = np.log(pmf_need.probs) - np.log(pmf_other.probs)
+        self.log_lr += log_ratio[conditions, values]
+        return values
+
     def flag(self, p_need: float, p_other: float, rows: np.ndarray | None = None) -> np.ndarray:
         pmf_need = Pmf(np.array([1 - p_need, p_need]))
         pmf_other = Pmf(np.array([1 - p_other, p_other]))
@@ -201,20 +221,17 @@ def generate_cohort(region: str, rows: int, seed: int) -> pd.DataFrame:
         _visits_pmf(need_p.visits_mean, params.visits_dispersion),
         _visits_pmf(other_p.visits_mean, params.visits_dispersion),
     )
-    chapters = _categories("contact_reason")
-    contact = draw.factor(
-        Pmf.of_shares(need_p.contact_reason, chapters),
-        Pmf.of_shares(other_p.contact_reason, chapters),
+    contact = draw.factor_given(
+        chapter_pmf(need_p, params),
+        chapter_pmf(other_p, params),
+        chapter_condition(sex, age, params),
     )
     complaint = draw.factor(
         Pmf.of_bins(need_p.complaint_weeks, _COMPLAINT_SIZE),
         Pmf.of_bins(other_p.complaint_weeks, _COMPLAINT_SIZE),
     )
     work_ability = draw.factor(_work_ability_pmf(need_p), _work_ability_pmf(other_p))
-    sources = _categories("referral_source")
-    referral = draw.factor(
-        Pmf.of_shares(need_p.referral, sources), Pmf.of_shares(other_p.referral, sources)
-    )
+    referral = draw.factor_given(referral_pmf(need_p, params), referral_pmf(other_p, params), age)
     groups = _categories("client_group")
     client_group = draw.factor(
         Pmf.of_shares(need_p.client_group, groups), Pmf.of_shares(other_p.client_group, groups)

@@ -10,6 +10,11 @@ docs/synthetic-data.md. Because both class distributions are known exactly, the 
 Shares are written as {category: share}; binned counts as ((low, high), share) with the share spread
 evenly over the whole numbers low..high. The ratio need/other of a category or bin is its likelihood
 ratio: how much it multiplies the odds of need.
+
+Two features also depend on protected attributes, as they do in the world: the sex-specific ICPC-2
+chapters (W pregnancy and family planning and X female genital only for women, Y male genital only
+for men; W mostly under 45) and the youth-services referral (only under 30). Their shares are given
+within the sex or age they belong to, and the generator weighs their evidence given sex and age.
 """
 
 from __future__ import annotations
@@ -29,6 +34,24 @@ SICKNESS_BINS = ((0, 0), (1, 9), (10, 29), (30, 89), (90, 179), (180, 300))
 COMPLAINT_BINS = ((0, 1), (2, 5), (6, 11), (12, 25), (26, 51), (52, 260))
 LAID_OFF_BINS = ((0, 2), (3, 5), (6, 11), (12, 23))
 
+#: ICPC-2 chapters only women (W pregnancy, childbearing, family planning; X female genital) and only
+#: men (Y male genital) can have. Clients whose sex is "other" or "unknown" get none of the three.
+FEMALE_CHAPTERS = ("W", "X")
+MALE_CHAPTERS = ("Y",)
+#: Chapter W by age, relative to its share at 30-34 (``ClassParameters.pregnancy``): family planning
+#: from 18, pregnancies mostly at 25-39 (the shape of Finnish age-specific fertility), few after 45.
+#: Ages not listed have none.
+PREGNANCY_BY_AGE: tuple[tuple[tuple[int, int], float], ...] = (
+    ((18, 24), 0.7),
+    ((25, 29), 0.9),
+    ((30, 34), 1.0),
+    ((35, 39), 0.7),
+    ((40, 44), 0.35),
+    ((45, 49), 0.08),
+)
+#: Youth services (Ohjaamo and the municipal youth services) serve clients under 30.
+YOUTH_SERVICES_MAX_AGE = 29
+
 
 def binned(bins: tuple[tuple[int, int], ...], shares: tuple[float, ...]) -> Bins:
     return tuple(zip(bins, shares, strict=True))
@@ -47,11 +70,20 @@ class ClassParameters:
     sickness_absence: Bins
     sickness_absence_not_working: Bins
     visits_mean: float
+    #: the chapters open to everyone, in proportion (the sex-specific ones are given below)
     contact_reason: Shares
+    #: chapter W among the contacts of women aged 30-34 (other ages: ``PREGNANCY_BY_AGE``)
+    pregnancy: float
+    #: chapter X among the contacts of women, chapter Y among the contacts of men
+    female_genital: float
+    male_genital: float
     complaint_weeks: Bins
     #: beta-binomial(10, a, b) of the work ability score
     work_ability_ab: tuple[float, float]
+    #: referral sources of everyone, in proportion; youth services are given below
     referral: Shares
+    #: youth-services referrals among clients up to ``YOUTH_SERVICES_MAX_AGE`` years old
+    youth_services: float
     client_group: Shares
     p_mental_health: float
     p_substance_use: float
@@ -84,7 +116,8 @@ class RegionParameters:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-# Others: the ICPC-2 mix of primary-care contacts (respiratory and musculoskeletal first).
+# Others: the ICPC-2 mix of primary-care contacts (respiratory and musculoskeletal first); the
+# sex-specific chapters W, X and Y are drawn within sex (``_OTHER_COMMON``), the rest in proportion.
 _OTHER_CONTACT: Shares = {
     "A": 0.10,
     "B": 0.01,
@@ -99,9 +132,6 @@ _OTHER_CONTACT: Shares = {
     "S": 0.06,
     "T": 0.04,
     "U": 0.03,
-    "W": 0.02,
-    "X": 0.02,
-    "Y": 0.01,
     "Z": 0.01,
 }
 # Need: musculoskeletal and mental-health complaints dominate work-disability (Kela, ETK statistics).
@@ -119,9 +149,6 @@ _NEED_CONTACT: Shares = {
     "S": 0.04,
     "T": 0.04,
     "U": 0.02,
-    "W": 0.01,
-    "X": 0.015,
-    "Y": 0.01,
     "Z": 0.025,
 }
 
@@ -144,6 +171,11 @@ _OTHER_COMMON = {
     "sickness_absence_not_working": _OTHER_SICKNESS_NOT_WORKING,
     "visits_mean": 4.0,
     "contact_reason": _OTHER_CONTACT,
+    # W about 2 %, X 2 % and Y 1 % of all contacts, as before they were drawn within sex
+    "pregnancy": 0.12,
+    "female_genital": 0.035,
+    "male_genital": 0.02,
+    "youth_services": 0.03,
     "complaint_weeks": _OTHER_COMPLAINT,
     # mean 7.2, median 8: the working-age population's WAS (Health 2000/2011 surveys)
     "work_ability_ab": (2.2, 1.7),
@@ -161,6 +193,12 @@ _NEED_COMMON = {
     "sickness_absence_not_working": _NEED_SICKNESS_NOT_WORKING,
     "visits_mean": 4.5,
     "contact_reason": _NEED_CONTACT,
+    # within sex and age, W and X are less common among clients who need support, Y as common
+    "pregnancy": 0.08,
+    "female_genital": 0.025,
+    "male_genital": 0.02,
+    # young people who need support are often found by youth services (Ohjaamo): seed 002
+    "youth_services": 0.08,
     "complaint_weeks": _NEED_COMPLAINT,
     # median 4, almost never 10: the cohort's median 4, range 0-9
     "work_ability_ab": (2.2, 2.9),
@@ -209,8 +247,11 @@ REGIONS: dict[str, RegionParameters] = {
                 "kela": 0.03,
                 "occupational_health": 0.03,
                 "social_services": 0.03,
-                "ngo": 0.01,
-                "other": 0.02,
+                "pension_insurer": 0.010,
+                "criminal_sanctions": 0.005,
+                "education": 0.003,
+                "ngo": 0.007,
+                "other": 0.005,
             },
             client_group={"new_client": 0.30, "outside_services": 0.12, "in_services": 0.58},
             **_NEED_COMMON,  # type: ignore[arg-type]
@@ -234,8 +275,11 @@ REGIONS: dict[str, RegionParameters] = {
                 "specialised_care": 0.10,
                 "kela": 0.03,
                 "social_services": 0.04,
-                "ngo": 0.01,
-                "other": 0.02,
+                "pension_insurer": 0.003,
+                "criminal_sanctions": 0.002,
+                "education": 0.006,
+                "ngo": 0.008,
+                "other": 0.011,
             },
             client_group={"new_client": 0.27, "outside_services": 0.08, "in_services": 0.65},
             **_OTHER_COMMON,  # type: ignore[arg-type]
@@ -278,8 +322,11 @@ REGIONS: dict[str, RegionParameters] = {
                 "kela": 0.04,
                 "occupational_health": 0.04,
                 "social_services": 0.05,
-                "ngo": 0.01,
-                "other": 0.03,
+                "pension_insurer": 0.012,
+                "criminal_sanctions": 0.005,
+                "education": 0.003,
+                "ngo": 0.007,
+                "other": 0.013,
             },
             client_group={"new_client": 0.26, "outside_services": 0.12, "in_services": 0.62},
             **_NEED_COMMON,  # type: ignore[arg-type]
@@ -303,8 +350,11 @@ REGIONS: dict[str, RegionParameters] = {
                 "specialised_care": 0.19,
                 "kela": 0.04,
                 "social_services": 0.05,
-                "ngo": 0.01,
-                "other": 0.03,
+                "pension_insurer": 0.003,
+                "criminal_sanctions": 0.002,
+                "education": 0.006,
+                "ngo": 0.008,
+                "other": 0.021,
             },
             client_group={"new_client": 0.24, "outside_services": 0.07, "in_services": 0.69},
             **_OTHER_COMMON,  # type: ignore[arg-type]

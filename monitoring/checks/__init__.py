@@ -15,6 +15,7 @@ from monitoring.checks.feature_drift import FeatureDriftCheck
 from monitoring.checks.outcome_fairness import OutcomeFairnessCheck
 from monitoring.checks.overrides import OverridesCheck
 from monitoring.checks.prediction_drift import PredictionDriftCheck
+from monitoring.checks.proxy_audit import ProxyAuditCheck
 from monitoring.checks.quality import QualityCheck
 
 __all__ = ["CHECKS", "Check", "CheckContext", "CheckResult", "register"]
@@ -31,6 +32,7 @@ CHECKS: dict[str, Check[Any]] = {
         AlertRateShiftCheck(),
         OutcomeFairnessCheck(),
         OverridesCheck(),
+        ProxyAuditCheck(),
     )
 }
 

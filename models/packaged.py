@@ -1,8 +1,10 @@
 """The one model MLflow registers: raw booking records in; alert, segment and support level out.
 
 Every caller scores through one path: validated records are encoded (``features.transformers``),
-turned into one feature matrix, and the booster, the calibrator and the segment centroids read that
-matrix. The API sends validated request bodies (``explain_records``, with SHAP contributions);
+turned into one feature matrix, and the boosters (alert and support level), their calibrators and
+the segment centroids read that matrix. The recommended support level combines the support-level
+model with the alert (``models.support.recommend``): an alert never comes with less than
+consultation. The API sends validated request bodies (``explain_records``, with SHAP contributions);
 ``predict`` (``mlflow.pyfunc``, ``mlflow models serve``, batch scoring) reads only the model's inputs
 (the contract's *feature* fields: identifiers and protected attributes never reach it, and its
 MLflow signature names only these) and validates them against the contract first: record by
@@ -22,10 +24,12 @@ from mlflow.pyfunc.model import PythonModel
 
 from data_contracts.booking import CONTRACT_VERSION
 from data_contracts.contract import MODEL_FEATURES
-from data_contracts.validation import prepare_records, validate_records
+from data_contracts.records import validate_records
+from data_contracts.validation import prepare_records
 from features.transformers import encode_frame, encode_records, feature_matrix
 from models.alert import AlertModel, by_contract_field
 from models.segmentation import SegmentationModel
+from models.support import RecommendedSupport, SupportModel, level_names
 
 #: Frames up to this many rows are validated record by record (microseconds a record), larger
 #: ones column-wise (a fixed ~20 ms, then ~5 µs a row). Measured in benchmarks/pyfunc_speed.py.
@@ -50,7 +54,8 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "segment_id",
     "segment_name_fi",
     "segment_name_en",
-    "support_level",
+    "support_level",  # the segment's typical level
+    "recommended_support_level",  # this client's: models.support.Recommendation
 )
 
 
@@ -76,17 +81,30 @@ class RecordAssessment:
     #: SHAP contributions summed back to contract fields (log-odds)
     contributions: dict[str, float]
     segment_id: str
+    #: the recommended support level, its probabilities and its own contributions
+    recommendation: RecommendedSupport
 
 
 class KykytutkaModel(PythonModel):
     """What MLflow stores and serves."""
 
     def __init__(
-        self, alert: AlertModel, segmentation: SegmentationModel, metadata: ModelMetadata
+        self,
+        alert: AlertModel,
+        segmentation: SegmentationModel,
+        metadata: ModelMetadata,
+        support: SupportModel,
     ) -> None:
         self.alert = alert
         self.segmentation = segmentation
         self.metadata = metadata
+        self.support = support
+
+    def load_context(self, context: Any) -> None:
+        # A model registered before the support-level model has none: refused on loading (as
+        # models.registry.load_model refuses older releases, saying what to do), never a 500 later.
+        if not isinstance(getattr(self, "support", None), SupportModel):
+            raise AttributeError("the registered model has no support-level model")
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
@@ -106,6 +124,8 @@ class KykytutkaModel(PythonModel):
     def assemble(self, encoded: dict[str, np.ndarray], index: pd.Index) -> pd.DataFrame:
         matrix = feature_matrix(encoded)
         probability = self.alert.calibrate(self.alert.raw_scores(matrix))
+        alert = self.alerted(probability)
+        levels, _ = self.support.recommend(self.support.predict_proba(matrix), alert)
         segment_ids = self.segmentation.assign_matrix(matrix)
         segments = self.segmentation.segments
 
@@ -116,12 +136,13 @@ class KykytutkaModel(PythonModel):
         return pd.DataFrame(
             {
                 "alert_probability": probability.astype(float),
-                "alert": self.alerted(probability),
+                "alert": alert,
                 "alert_level": self.alert_level(probability),
                 "segment_id": segment_ids,
                 "segment_name_fi": per_segment("name_fi"),
                 "segment_name_en": per_segment("name_en"),
                 "support_level": per_segment("support_level"),
+                "recommended_support_level": level_names(levels),
             },
             index=index,
             copy=False,
@@ -129,11 +150,13 @@ class KykytutkaModel(PythonModel):
 
     def explain_records(self, records: list[dict[str, Any]]) -> list[RecordAssessment]:
         """Validated records (the API's request bodies) with SHAP contributions per contract
-        field; the raw score equals base value plus contributions."""
+        field; the raw score equals base value plus contributions. The recommendation carries its
+        own contributions (``models.support.SupportModel.assessments``)."""
         matrix = feature_matrix(encode_records(records))
         contributions = self.alert.contributions_matrix(matrix)
         raw = contributions.sum(axis=1)
         probability = self.alert.calibrate(raw)
+        recommendations = self.support.assessments(matrix, self.alerted(probability))
         segment_ids = self.segmentation.assign_matrix(matrix)
         by_field = by_contract_field(contributions)
         return [
@@ -143,6 +166,7 @@ class KykytutkaModel(PythonModel):
                 base_value=float(contributions[row, -1]),
                 contributions={name: float(values[row]) for name, values in by_field.items()},
                 segment_id=str(segment_ids[row]),
+                recommendation=recommendations[row],
             )
             for row in range(len(records))
         ]

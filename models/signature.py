@@ -15,7 +15,7 @@ from mlflow.types import ColSpec, Schema
 from mlflow.types.schema import AnyType
 
 from data_contracts.contract import FIELDS_BY_NAME, MODEL_FEATURES
-from data_contracts.validation import as_json_records
+from data_contracts.records import as_json_records
 from models.packaged import OUTPUT_COLUMNS
 
 # The signature names every model-feature column and which may be left out. Types are "any"

@@ -14,12 +14,13 @@ from fastapi import HTTPException
 from audit.store import AuditStore, AuditUnavailable, now, pseudonymise
 from data_contracts.booking import CONTRACT_VERSION, BookingRecord
 from models.packaged import AlertLevel, RecordAssessment
+from models.support import Recommendation
 from serving.errors import refuse
 from serving.explain import reasons
 from serving.logs import log_event
 from serving.metrics import Metrics
 from serving.models import LoadedModel
-from serving.schemas import Assessment, ModelOut, ReasonOut, SegmentOut
+from serving.schemas import Assessment, ModelOut, ReasonOut, RecommendationOut, SegmentOut
 from serving.settings import ServiceSettings
 
 
@@ -50,6 +51,13 @@ class DecisionMaker:
             inputs = {**record, "client_ref": None}
             output = assessment.model_dump(mode="json")
             output["contributions"] = result.contributions
+            recommendation = result.recommendation
+            output["recommendation"].update(
+                contributions=recommendation.contributions,
+                base_value=recommendation.base_value,
+                log_odds=recommendation.log_odds,  # base value plus contributions
+                compared=[level.value for level in recommendation.compared],
+            )
             rows.append(
                 {
                     "decision_id": assessment.decision_id,
@@ -84,6 +92,7 @@ class DecisionMaker:
                 model_version=loaded.version,
                 alert=assessment.alert,
                 segment=assessment.segment.id,
+                recommendation=assessment.recommendation.support_level.value,
             )
         return assessments
 
@@ -100,6 +109,7 @@ class DecisionMaker:
         segment = model.segmentation.segments[result.segment_id]
         probability = np.array([result.probability])
         top = self.settings.top_reasons
+        recommended = result.recommendation
         return Assessment(
             decision_id=str(uuid.uuid4()),
             booking_id=record["booking_id"],
@@ -114,6 +124,18 @@ class DecisionMaker:
                 name_en=segment.name_en,
                 support_level=segment.support_level,
                 service_path=segment.service_path,
+            ),
+            recommendation=RecommendationOut(
+                support_level=recommended.level,
+                rule=recommended.rule,
+                probabilities={
+                    Recommendation(level): round(value, 6)
+                    for level, value in recommended.probabilities.items()
+                },
+                reasons=[
+                    ReasonOut(**r)
+                    for r in reasons(recommended.contributions, values, language, top)
+                ],
             ),
             reasons=[ReasonOut(**r) for r in reasons(result.contributions, values, language, top)],
             base_value=result.base_value,

@@ -1,8 +1,9 @@
 """What the API takes and gives: request and response models.
 
 A booking record is the contract's own ``BookingRecord`` (``data_contracts``); the support level is
-``data_contracts.booking.SupportLevel`` and the alert level ``models.packaged.AlertLevel``
-everywhere, never a second list of their values.
+``data_contracts.booking.SupportLevel``, a recommended level ``models.support.Recommendation`` (none
+or a ``SupportLevel``) and the alert level ``models.packaged.AlertLevel`` everywhere, never a second
+list of their values.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pydantic_core import PydanticCustomError
 from data_contracts.booking import BookingRecord, SupportLevel
 from features.spec import Language
 from models.packaged import AlertLevel
+from models.support import Recommendation, RecommendationRule
 
 # -- assessments -----------------------------------------------------------------------------------
 
@@ -49,6 +51,26 @@ class ReasonOut(BaseModel):
     text: str = Field(min_length=1, description="the reason as a sentence for the front desk")
 
 
+class RecommendationOut(BaseModel):
+    support_level: Recommendation = Field(
+        description="the support level recommended for this client; never less than "
+        "consultation when the alert is raised"
+    )
+    rule: RecommendationRule = Field(
+        description="what decided it: expected_agreement (the level nearest the expected one), "
+        "alert (raised to consultation by the alert) or most_signs (alerted, and the probability "
+        "of needing the team reached the team threshold)"
+    )
+    probabilities: dict[Recommendation, float] = Field(
+        description="calibrated probability that each level will be confirmed (sums to 1)"
+    )
+    reasons: list[ReasonOut] = Field(
+        description="the largest contributions to the log-odds of the recommended level against "
+        "the next lighter one (for none: self-care against none), largest first; 'raises' "
+        "points to heavier support"
+    )
+
+
 class ModelOut(BaseModel):
     name: str
     version: str
@@ -63,6 +85,7 @@ class Assessment(BaseModel):
     alert_level: AlertLevel
     alert_probability: float = Field(ge=0, le=1)
     segment: SegmentOut
+    recommendation: RecommendationOut
     reasons: list[ReasonOut] = Field(description="the largest contributions, largest first")
     base_value: float = Field(description="log-odds; plus all contributions equals raw_score")
     raw_score: float = Field(description="log-odds")

@@ -1,4 +1,5 @@
-"""Training artefacts for people: calibration plot, SHAP importance, the model card."""
+"""Training artefacts for people: calibration plot, SHAP importance, support-level tables, the
+model card."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import pandas as pd
 from data_contracts.booking import CONTRACT_VERSION
 from data_contracts.contract import PROTECTED_ATTRIBUTES
 from models.evaluation import FairnessReport
+from models.support import RULE_TEXT
 from training.alert import HAND_RULE
 
 if TYPE_CHECKING:
     from models.segmentation import SegmentationModel
     from training.config import TrainConfig
+    from training.support import SupportEvaluation
 
 
 def _pyplot() -> Any:
@@ -76,6 +79,77 @@ def _table(frame: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join([header, rule, *rows])
 
 
+def write_support_tables(support: SupportEvaluation, out: Path) -> None:
+    """The support-level evaluation as CSV files beside the model card."""
+    support.distribution.to_csv(out / "support_distribution.csv", index=False)
+    support.calibration.to_csv(out / "support_calibration.csv", index=False)
+    support.team_selection.to_csv(out / "support_team_threshold.csv", index=False)
+    for name, table in support.confusion.items():
+        table.to_csv(out / f"support_confusion_{name}.csv")
+
+
+_COMPARED = {
+    "": "this model's rule",
+    "_segment_mode": "segment mode, every client (today's rule)",
+    "_segment_mode_alerted": "segment mode where the alert is raised, none elsewhere",
+    "_segment_mode_alerted_floor": "the same, raised to consultation for every alert",
+    "_expected_agreement_only": "this model's expected-agreement level alone (no alert, no team rule)",
+}
+
+
+def support_section(support: SupportEvaluation) -> str:
+    """The model card's section on the recommended support level."""
+    m = support.metrics
+    agreement = pd.DataFrame(
+        [
+            {
+                "rule": text,
+                "weighted kappa (quadratic)": m[f"support_kappa_quadratic{suffix}"],
+                "exact agreement": m[f"support_agreement{suffix}"],
+            }
+            for suffix, text in _COMPARED.items()
+        ]
+    )
+    confusions = "\n\n".join(
+        f"{_COMPARED['' if name == 'model_rule' else '_' + name].capitalize()} (rows confirmed, "
+        f"columns recommended; test-set counts):\n\n{_table(table.reset_index())}"
+        for name, table in support.confusion.items()
+    )
+    rules = ", ".join(
+        f"{key.removeprefix('support_rule_share_')} {value:.1%}"
+        for key, value in m.items()
+        if key.startswith("support_rule_share_")
+    )
+    return f"""## Recommended support level
+- Model: LightGBM multiclass of the confirmed level (none where no support was needed) on the same
+  features as the alert; its softmax calibrated on the calibration set (temperature
+  {m["support_temperature"]:.3f}).
+- Rule: {RULE_TEXT}.
+- Team threshold: P(team) at least {m["support_team_threshold"]:.3f}, chosen on the calibration set
+  for the highest weighted kappa.
+- What decided (test set): {rules}. Alerts recommended less than consultation:
+  {int(m["support_alerts_below_consultation"])}.
+- The segment's level (`segment.support_level`) is still given: it describes the profile (today's
+  segment-mode rule), not the client.
+
+How often each level is recommended (test set, shares), against the confirmed levels:
+
+{_table(support.distribution)}
+
+Agreement with the confirmed level (test set; kappa 0 is chance, 1 perfect; quadratic weights
+count how many levels apart the answers are):
+
+{_table(agreement)}
+
+{confusions}
+
+Calibration per level (test set, one level against the rest; ECE over ten equal-count bins, before
+the temperature too):
+
+{_table(support.calibration, 4)}
+"""
+
+
 def model_card(
     *,
     config: TrainConfig,
@@ -86,6 +160,7 @@ def model_card(
     segmentation: SegmentationModel,
     fairness: FairnessReport,
     threshold: float,
+    support: SupportEvaluation,
 ) -> str:
     shown = [
         "roc_auc",
@@ -118,9 +193,10 @@ def model_card(
 
 ## Intended use
 Advisory screening at appointment booking in Finnish health and social services centres: an
-**indicator alert** that a working-age client may need work-ability support, a **client segment**
-with a recommended support level (self-care, consultation, work-ability support team) and a service
-path. Staff decide; the model never decides alone. Not for: denying or rationing services, or any
+**indicator alert** that a working-age client may need work-ability support, a **recommended
+support level** for the client (none, self-care, consultation, work-ability support team; never less
+than consultation with an alert), and a **client segment** with its typical support level and a
+service path. Staff decide; the model never decides alone. Not for: denying or rationing services, or any
 use outside booking-time screening.
 
 ## Users
@@ -150,6 +226,7 @@ alerted (the team's capacity), not a fixed 0.5.
 ## What drives the alert (global SHAP importance, mean |log-odds|)
 {_table(importance.head(10), 4)}
 
+{support_section(support)}
 ## Segments
 {_table(segments)}
 

@@ -24,8 +24,18 @@ from models.evaluation import (
     classification_metrics,
     fairness_report,
 )
+from models.segmentation import SegmentationModel
+from models.support import SupportModel
 from training.alert import HandRuleBaseline, LogisticBaseline, Scorer, fit_alert_model
 from training.config import AlertModelConfig, TrainConfig
+from training.support import (
+    SupportEvaluation,
+    choose_team_threshold,
+    evaluate_support,
+    fit_support_model,
+    records_matrix,
+    support_labels,
+)
 
 
 @dataclass
@@ -177,3 +187,36 @@ def check_fairness(test: pd.DataFrame, alert: np.ndarray, limits: FairnessLimits
         limits.min_group_size,
         limits.min_group_positives,
     )
+
+
+def fit_support(
+    parts: Split, alert_model: AlertModel, thresholds: Thresholds, seed: int
+) -> tuple[SupportModel, pd.DataFrame]:
+    """The support-level model fitted on train, its temperature and its team threshold chosen on
+    the calibration set (with the alert as the registered model raises it); and the threshold
+    search."""
+    y_cal = support_labels(parts.calibration)
+    model = fit_support_model(
+        parts.train, support_labels(parts.train), parts.calibration, y_cal, seed=seed
+    )
+    matrix = records_matrix(parts.calibration)
+    alert = alert_model.calibrate(alert_model.raw_scores(matrix)) >= thresholds.alert
+    model.team_threshold, selection = choose_team_threshold(
+        model.predict_proba(matrix), alert, y_cal
+    )
+    return model, selection
+
+
+def score_support(
+    model: SupportModel,
+    alert_model: AlertModel,
+    test: pd.DataFrame,
+    thresholds: Thresholds,
+    segmentation: SegmentationModel,
+    selection: pd.DataFrame,
+) -> SupportEvaluation:
+    """The recommendation on the held-out test set against the confirmed levels and today's
+    segment-mode rule."""
+    matrix = records_matrix(test)
+    alert = alert_model.calibrate(alert_model.raw_scores(matrix)) >= thresholds.alert
+    return evaluate_support(model, matrix, alert, support_labels(test), segmentation, selection)

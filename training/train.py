@@ -1,8 +1,8 @@
 """``kykytutka train``: the wiring of the training steps and MLflow.
 
 The steps are the pure functions of ``training.steps`` (loading and splitting, baselines, model
-selection, thresholds, fairness) and ``training.segmentation``; this module orders them, logs what
-they return to MLflow and registers the model.
+selection, thresholds, fairness, the support-level model) and ``training.segmentation``; this
+module orders them, logs what they return to MLflow and registers the model.
 """
 
 from __future__ import annotations
@@ -41,13 +41,16 @@ from training.steps import (
     check_fairness,
     data_fingerprint,
     evaluate_baselines,
+    fit_support,
     labels,
     load_training_data,
+    score_support,
     score_test_set,
     select_alert_model,
     set_thresholds,
     split_data,
 )
+from training.support import SupportEvaluation, SupportModelConfig
 
 
 @dataclass
@@ -59,6 +62,8 @@ class TrainResult:
     fairness_breaches: list[str]
     segments: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+    #: the recommended support level on the test set (``training.support.evaluate_support``)
+    support: dict[str, float] = field(default_factory=dict)
 
 
 def train(
@@ -154,14 +159,31 @@ def train(
         ].itertuples(index=False):
             mlflow.log_metric(f"fairness_{attribute}_{metric}_difference", float(difference))
 
+        support, selection = fit_support(parts, alert_model, thresholds, config.data.seed)
+        support_eval = score_support(
+            support, alert_model, parts.test, thresholds, segmentation, selection
+        )
+        mlflow.log_params({f"support.{k}": v for k, v in SupportModelConfig().model_dump().items()})
+        mlflow.log_metrics(support_eval.metrics)
+        timed("support_model_s")
+
         metadata = ModelMetadata(
             alert_threshold=thresholds.alert,
             high_alert_threshold=thresholds.high,
             alert_capacity=config.alert_capacity,
             training_run=parent.info.run_id,
         )
-        packaged = KykytutkaModel(alert_model, segmentation, metadata)
-        _log_artefacts(config, parts, alert_model, segmentation, fairness, all_metrics, fingerprint)
+        packaged = KykytutkaModel(alert_model, segmentation, metadata, support)
+        _log_artefacts(
+            config,
+            parts,
+            alert_model,
+            segmentation,
+            fairness,
+            all_metrics,
+            fingerprint,
+            support_eval,
+        )
         timed("artefacts_s")
 
         version = _register(
@@ -178,6 +200,7 @@ def train(
             fairness_breaches=fairness.breaches(),
             segments=summary,
             timings=timings,
+            support=support_eval.metrics,
         )
 
 
@@ -265,6 +288,7 @@ def _log_artefacts(
     fairness: FairnessReport,
     all_metrics: dict[str, dict[str, float]],
     fingerprint: str,
+    support: SupportEvaluation,
 ) -> None:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)
@@ -281,6 +305,7 @@ def _log_artefacts(
         fairness.differences.to_csv(out / "fairness_differences.csv", index=False)
         (out / "metrics.json").write_text(json.dumps(all_metrics, indent=2), encoding="utf-8")
         parts.test.to_parquet(out / "test_set.parquet", index=False)
+        report.write_support_tables(support, out)
         card = report.model_card(
             config=config,
             rows={
@@ -294,6 +319,7 @@ def _log_artefacts(
             segmentation=segmentation,
             fairness=fairness,
             threshold=alert_model.threshold,
+            support=support,
         )
         (out / "model_card.md").write_text(card, encoding="utf-8")
         mlflow.log_artifacts(str(out))

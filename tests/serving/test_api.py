@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from typing import Any
 
 import pytest
 
 from data_contracts.booking import CONTRACT_VERSION
-from data_contracts.validation import as_json_records
+from data_contracts.records import as_json_records
 from synthetic.cohort import generate_cohort
 from tests.serving.conftest import Service
 
@@ -38,6 +39,36 @@ def test_an_assessment_has_alert_segment_reasons_and_versions(service: Service) 
     }
     assert 1 <= len(body["reasons"]) <= 4
     assert body["language"] == "fi"
+    recommendation = body["recommendation"]
+    assert recommendation["support_level"] in ("none", "self_care", "consultation", "team")
+    assert recommendation["rule"] in ("expected_agreement", "alert", "most_signs")
+    probabilities = recommendation["probabilities"]
+    assert set(probabilities) == {"none", "self_care", "consultation", "team"}
+    assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert 1 <= len(recommendation["reasons"]) <= 4
+
+
+def test_an_alert_never_comes_with_less_than_consultation(service: Service) -> None:
+    """The issue's client (120 days of sickness absence, work ability 3, a mental-health concern)
+    among others: whoever is alerted is recommended consultation or the team."""
+    issue = record(
+        booking_id="issue-client",
+        employment_status="employed",
+        months_unemployed=0,
+        sickness_absence_days_12m=120,
+        work_ability_score=3,
+        mental_health_concern=True,
+        contact_reason="P",
+        complaint_duration_weeks=26,
+        referral_source="primary_care",
+    )
+    status, body = service.call(
+        "POST", "/v1/assessments:batch", {"records": [issue, *RECORDS[1:40]]}
+    )
+    assert status == 200, body
+    alerted = [a["recommendation"] for a in body["assessments"] if a["alert"]]
+    assert alerted, "some of these bookings raise an alert"
+    assert {r["support_level"] for r in alerted} <= {"consultation", "team"}
 
 
 def test_base_value_plus_contributions_equals_the_raw_score(service: Service) -> None:
@@ -48,6 +79,17 @@ def test_base_value_plus_contributions_equals_the_raw_score(service: Service) ->
     assert set(contributions) <= set(RECORDS[0])  # contract fields, not encoded columns
     assert body["base_value"] + sum(contributions.values()) == pytest.approx(
         body["raw_score"], abs=1e-9
+    )
+    recommendation = stored["output"]["recommendation"]
+    assert recommendation["support_level"] == body["recommendation"]["support_level"]
+    assert set(recommendation["contributions"]) <= set(RECORDS[0])
+    assert recommendation["base_value"] + sum(recommendation["contributions"].values()) == (
+        pytest.approx(recommendation["log_odds"], abs=1e-9)
+    )
+    heavier, lighter = recommendation["compared"]
+    probabilities = body["recommendation"]["probabilities"]
+    assert recommendation["log_odds"] == pytest.approx(
+        math.log(probabilities[heavier] / probabilities[lighter]), abs=1e-2
     )
 
 
@@ -90,7 +132,28 @@ def test_the_auditor_sees_inputs_output_reasons_and_model_but_no_client_referenc
     assert len(stored["client_ref_hash"]) == 64
     assert RECORDS[0]["client_ref"] not in json.dumps(stored)
     assert stored["output"]["reasons"] == body["reasons"]
+    assert stored["output"]["recommendation"]["reasons"] == body["recommendation"]["reasons"]
     assert stored["inputs"]["work_ability_score"] == RECORDS[0]["work_ability_score"]
+
+
+def test_the_api_recommends_what_the_registered_model_recommends(service: Service) -> None:
+    """The recommendation takes the one scoring path: the API (with contributions) and the
+    registered model's ``predict`` (without) give the same level to the same bookings."""
+    import mlflow
+    import pandas as pd
+
+    from models.registry import MODEL_NAME, load_model
+    from tests.projects import inside_project
+
+    status, body = service.call("POST", "/v1/assessments:batch", {"records": RECORDS[:40]})
+    assert status == 200, body
+    version = body["assessments"][0]["model"]["version"]
+    with inside_project(service.project):
+        mlflow.set_tracking_uri(service.env["MLFLOW_TRACKING_URI"])
+        model = load_model(f"models:/{MODEL_NAME}/{version}")  # the version, not the alias
+        predicted = model.predict(None, pd.DataFrame(RECORDS[:40]))
+    api = [a["recommendation"]["support_level"] for a in body["assessments"]]
+    assert api == list(predicted["recommended_support_level"])
 
 
 def test_a_batch_is_assessed_and_audited(service: Service) -> None:

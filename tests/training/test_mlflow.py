@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from data_contracts.booking import CONTRACT_VERSION
-from data_contracts.validation import as_json_records
+from data_contracts.records import as_json_records
 from kykytutka.cli import app
 from models.packaged import OUTPUT_COLUMNS
 from models.registry import (
@@ -88,8 +88,15 @@ def test_training_registers_a_challenger_with_its_lineage(
         "true_risk_roc_auc",
         "roc_auc_gap_to_true_risk",
         "fairness_passed",
+        "support_kappa_quadratic",
+        "support_kappa_quadratic_segment_mode",
+        "support_recommended_share_team",
+        "support_ece_team",
+        "support_team_threshold",
     ):
         assert metric in run.data.metrics, metric
+    assert run.data.metrics["support_alerts_below_consultation"] == 0
+    assert first.support["support_kappa_quadratic"] == run.data.metrics["support_kappa_quadratic"]
 
 
 def test_training_logs_the_artefacts_people_read(first: TrainResult, client: MlflowClient) -> None:
@@ -102,6 +109,10 @@ def test_training_logs_the_artefacts_people_read(first: TrainResult, client: Mlf
         "model_card.md",
         "metrics.json",
         "test_set.parquet",
+        "support_distribution.csv",
+        "support_calibration.csv",
+        "support_confusion_model_rule.csv",
+        "support_confusion_segment_mode.csv",
     ):
         assert expected in names, expected
     card = Path(client.download_artifacts(first.run_id, "model_card.md")).read_text()
@@ -112,6 +123,8 @@ def test_training_logs_the_artefacts_people_read(first: TrainResult, client: Mlf
         "## Performance",
         "## Fairness",
         "## Limits",
+        "## Recommended support level",
+        "segment mode, every client (today's rule)",
         "hand_rule",
         "logistic",
     ):
@@ -140,6 +153,10 @@ def test_first_promotion_makes_the_champion_and_it_loads_by_alias(
     assert list(assessed.columns) == list(OUTPUT_COLUMNS)
     assert assessed["alert_probability"].between(0, 1).all()
     assert set(assessed["alert_level"]) <= {"none", "raised", "high"}
+    levels = {"none", "self_care", "consultation", "team"}
+    assert set(assessed["recommended_support_level"]) <= levels
+    alerted = assessed.loc[assessed["alert"], "recommended_support_level"]
+    assert set(alerted) <= {"consultation", "team"}
     assert promote(client).reason.endswith("is already the champion")
 
 
@@ -241,6 +258,8 @@ def test_mlflow_models_serve_scores_json_booking_records(
         assert len(predictions) == 5
         assert all(0 <= p["alert_probability"] <= 1 for p in predictions)
         assert all(p["segment_id"].startswith("S") for p in predictions)
+        known = {"none", "self_care", "consultation", "team"}
+        assert all(p["recommended_support_level"] in known for p in predictions)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -283,6 +302,7 @@ def test_the_matti_story_raises_an_alert_by_the_registered_rule(
     assessed = model.predict(None, pd.DataFrame([matti(25), matti(35), matti(55)]))
     assert assessed["alert"].all(), assessed
     assert (assessed["alert_level"] != "none").all()
+    assert set(assessed["recommended_support_level"]) <= {"consultation", "team"}
     probabilities = assessed["alert_probability"]
     assert (probabilities == probabilities.iloc[0]).all()  # age is never an input
 

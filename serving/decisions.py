@@ -14,13 +14,21 @@ from fastapi import HTTPException
 from audit.store import AuditStore, AuditUnavailable, now, pseudonymise
 from data_contracts.booking import CONTRACT_VERSION, BookingRecord
 from models.packaged import AlertLevel, RecordAssessment
+from models.services import service_path
 from models.support import Recommendation
 from serving.errors import refuse
-from serving.explain import reasons
+from serving.explain import reasons, unanswered
 from serving.logs import log_event
 from serving.metrics import Metrics
 from serving.models import LoadedModel
-from serving.schemas import Assessment, ModelOut, ReasonOut, RecommendationOut, SegmentOut
+from serving.schemas import (
+    Assessment,
+    ModelOut,
+    ReasonOut,
+    RecommendationOut,
+    SegmentOut,
+    UnansweredOut,
+)
 from serving.settings import ServiceSettings
 
 
@@ -110,6 +118,8 @@ class DecisionMaker:
         probability = np.array([result.probability])
         top = self.settings.top_reasons
         recommended = result.recommendation
+        consented = bool(values.get("consent_multi_agency"))
+        steps = client_steps(segment.service_path, recommended.level.value)
         return Assessment(
             decision_id=str(uuid.uuid4()),
             booking_id=record["booking_id"],
@@ -119,11 +129,13 @@ class DecisionMaker:
             alert_probability=round(result.probability, 6),
             segment=SegmentOut(
                 id=segment.id,
-                name=segment.name_fi if language == "fi" else segment.name_en,
+                name=segment.name(language),
                 name_fi=segment.name_fi,
+                name_sv=segment.name_sv,
                 name_en=segment.name_en,
                 support_level=segment.support_level,
-                service_path=segment.service_path,
+                service_path=service_path(steps, consented, language),
+                service_steps=steps,
             ),
             recommendation=RecommendationOut(
                 support_level=recommended.level,
@@ -138,6 +150,7 @@ class DecisionMaker:
                 ],
             ),
             reasons=[ReasonOut(**r) for r in reasons(result.contributions, values, language, top)],
+            unanswered=[UnansweredOut(**u) for u in unanswered(values, language)],
             base_value=result.base_value,
             raw_score=result.raw_score,
             language=language,
@@ -145,6 +158,16 @@ class DecisionMaker:
                 name=loaded.name, version=loaded.version, contract_version=CONTRACT_VERSION
             ),
         )
+
+
+#: the step that leads a client's path at each recommended level
+LEVEL_STEPS = {"team": "team", "consultation": "network_consultation"}
+
+
+def client_steps(segment_steps: list[str], level: str) -> list[str]:
+    """The segment's path, led by this client's recommended level instead of the segment's."""
+    rest = [step for step in segment_steps if step not in LEVEL_STEPS.values()]
+    return ([LEVEL_STEPS[level]] if level in LEVEL_STEPS else []) + rest
 
 
 def find_decision(audit: AuditStore, decision_id: str) -> dict[str, Any]:

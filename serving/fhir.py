@@ -147,7 +147,7 @@ def _consented(row: dict[str, Any]) -> bool:
 def _mitigation(output: dict[str, Any], language: str, consented: bool) -> str:
     level = texts.support_level_text(texts.recommended_level(output), language)
     parts = [f"{texts.LEVEL[language]}: {level}."]
-    steps = output["segment"].get("service_path")
+    steps = output["segment"].get("service_steps") or output["segment"].get("service_path")
     if steps:
         parts.append(
             f"{texts.PATH[language]}: {texts.service_path_text(steps, consented, language)}."

@@ -8,7 +8,6 @@ list of their values.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -38,9 +37,18 @@ class SegmentOut(BaseModel):
     id: str = Field(min_length=1, description="client profile id, stable across retrains")
     name: str = Field(min_length=1, description="the profile's name in the answer's language")
     name_fi: str = Field(min_length=1)
+    name_sv: str = Field(min_length=1)
     name_en: str = Field(min_length=1)
-    support_level: SupportLevel = Field(description="the support level the profile recommends")
-    service_path: list[str]
+    support_level: SupportLevel = Field(
+        description="the level most often confirmed for the profile's clients who needed support "
+        "(the recommendation for this client is ``recommendation``)"
+    )
+    service_path: list[str] = Field(
+        description="the next steps in the answer's language, led by the client's recommended "
+        "level; without consent to multi-agency work, the steps that share data with another "
+        "organisation are left out and asking for consent comes first"
+    )
+    service_steps: list[str] = Field(description="the same steps as codes (models/services.py)")
 
 
 class ReasonOut(BaseModel):
@@ -71,6 +79,15 @@ class RecommendationOut(BaseModel):
     )
 
 
+class UnansweredOut(BaseModel):
+    """A question of the model that this booking left unanswered: never a reason, listed so that
+    staff can ask it."""
+
+    field: str
+    heading: str = Field(description='"not asked" or "not recorded" in the answer\'s language')
+    text: str = Field(description="what was not asked, in the answer's language")
+
+
 class ModelOut(BaseModel):
     name: str
     version: str
@@ -86,7 +103,12 @@ class Assessment(BaseModel):
     alert_probability: float = Field(ge=0, le=1)
     segment: SegmentOut
     recommendation: RecommendationOut
-    reasons: list[ReasonOut] = Field(description="the largest contributions, largest first")
+    reasons: list[ReasonOut] = Field(
+        description="the largest contributions of the answered fields, largest first"
+    )
+    unanswered: list[UnansweredOut] = Field(
+        description="the model's questions this booking left unanswered (never reasons)"
+    )
     base_value: float = Field(description="log-odds; plus all contributions equals raw_score")
     raw_score: float = Field(description="log-odds")
     language: Language
@@ -137,25 +159,3 @@ class OutcomeOut(BaseModel):
 
 
 # -- CDS Hooks feedback ----------------------------------------------------------------------------
-
-
-class OverrideCoding(BaseModel):
-    code: str = Field(max_length=64)
-    system: str | None = None
-    display: str | None = None
-
-
-class OverrideReason(BaseModel):
-    reason: OverrideCoding
-    userComment: str | None = None  # accepted, never stored: free text  # noqa: N815
-
-
-class FeedbackItem(BaseModel):
-    card: str
-    outcome: Literal["accepted", "overridden"]
-    overrideReasons: list[OverrideReason] = Field(default_factory=list)  # noqa: N815
-    outcomeTimestamp: datetime | None = None  # noqa: N815
-
-
-class FeedbackRequest(BaseModel):
-    feedback: list[FeedbackItem] = Field(min_length=1)

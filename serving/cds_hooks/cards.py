@@ -96,8 +96,9 @@ def detail(assessment: dict[str, Any], language: str, consented: bool = False) -
     lines += [f"- {reason['text']}" for reason in assessment["reasons"]]
     level = texts.support_level_text(texts.recommended_level(assessment), language)
     lines += ["", f"**{texts.LEVEL[language]}:** {level}"]
-    if segment.get("service_path"):
-        path = texts.service_path_text(segment["service_path"], consented, language)
+    steps = segment.get("service_steps") or segment.get("service_path")
+    if steps:
+        path = texts.service_path_text(steps, consented, language)
         lines += ["", f"**{texts.PATH[language]}:** {path}"]
     lines += ["", f"**{texts.PROFILE[language]}:** {segment['id']} {segment['name']}"]
     lines += ["", f"_{texts.ADVISORY[language]}_"]

@@ -96,10 +96,10 @@ def test_base_value_plus_contributions_equals_the_raw_score(service: Service) ->
 @pytest.mark.parametrize(
     ("accept", "language", "verb"),
     [
-        (None, "fi", "tuen tarvetta"),
-        ("sv-FI,sv;q=0.9", "sv", "stödbehovet"),
-        ("en-GB,en;q=0.8", "en", "the need for support"),
-        ("de, en;q=0.5", "en", "the need for support"),
+        (None, "fi", "tuen tarpeen todennäköisyyttä"),
+        ("sv-FI,sv;q=0.9", "sv", "ett stödbehov"),
+        ("en-GB,en;q=0.8", "en", "a support need"),
+        ("de, en;q=0.5", "en", "a support need"),
     ],
 )
 def test_reasons_speak_the_language_asked_for(
@@ -117,7 +117,11 @@ def test_a_work_ability_reason_reads_like_the_front_desk_expects(service: Servic
     status, body = service.call("POST", "/v1/assessments", low)
     assert status == 200
     texts = [r["text"] for r in body["reasons"] if r["field"] == "work_ability_score"]
-    assert texts == ["Itsearvioitu työkyky 3/10 (huono) nostaa tuen tarvetta"]
+    assert texts == [
+        "Asiakkaan itse arvioima työkyky on 3/10 (huono), mikä lisää tuen tarpeen todennäköisyyttä."
+    ]
+    unasked = {u["field"]: u for u in body["unanswered"]}
+    assert all(r["field"] not in unasked for r in body["reasons"])
 
 
 def test_the_auditor_sees_inputs_output_reasons_and_model_but_no_client_reference(
@@ -301,3 +305,37 @@ def test_logs_are_json_lines_without_client_references(service: Service) -> None
     assert mine[0]["event"] == "assessment" and mine[0]["level"] == "info"
     assert {"time", "logger", "model_version", "alert", "segment"} <= mine[0].keys()
     assert "CLIENT-LOG-0001" not in text
+
+
+def test_the_path_follows_the_recommendation_and_asks_for_consent_first(service: Service) -> None:
+    """Matti-like: an alert, so at least consultation. Without consent to multi-agency work the
+    path asks for it first and offers nothing that shares his data; with consent it starts with
+    the recommended level's step. Everything in Swedish when Swedish is asked for."""
+    matti = record(
+        booking_id="path-1", employment_status="unemployed", months_unemployed=40,
+        sickness_absence_days_12m=120, work_ability_score=2, complaint_duration_weeks=30,
+        mental_health_concern=True, consent_multi_agency=False,
+    )  # fmt: skip
+    status, without = service.call(
+        "POST", "/v1/assessments", matti, headers={"Accept-Language": "sv"}
+    )
+    assert status == 200, without
+    assert without["alert"] and without["recommendation"]["support_level"] in (
+        "consultation",
+        "team",
+    )
+    path = without["segment"]["service_path"]
+    assert path[0] == "Fråga klienten om samtycke till sektorsövergripande samarbete"
+    assert "Konsultation med det professionella nätverket" not in path
+    assert without["segment"]["name"] == without["segment"]["name_sv"]
+    status, consented = service.call(
+        "POST", "/v1/assessments", {**matti, "booking_id": "path-2", "consent_multi_agency": True}
+    )
+    assert status == 200, consented
+    first = consented["segment"]["service_steps"][0]
+    assert (
+        first
+        == {"consultation": "network_consultation", "team": "team"}[
+            consented["recommendation"]["support_level"]
+        ]
+    )

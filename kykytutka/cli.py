@@ -190,6 +190,8 @@ def train(
         else "BREACHED: " + "; ".join(result.fairness_breaches)
     )
     typer.echo(f"fairness: {fairness}")
+    proxy = "; ".join(result.proxy_breaches) if result.proxy_breaches else "within limits"
+    typer.echo(f"proxy audit: {proxy if not result.proxy_breaches else 'BREACHED: ' + proxy}")
     typer.echo(f"took {result.timings['total_s']:.0f} s")
 
 

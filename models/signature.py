@@ -41,7 +41,10 @@ def model_signature() -> ModelSignature:
             ColSpec(
                 _SIGNATURE_TYPE[FIELDS_BY_NAME[name].kind],
                 name,
-                required=not FIELDS_BY_NAME[name].nullable,
+                # Every column present (values may be null): MLflow drops a column the signature
+                # does not name before the model sees it, so a misspelt optional column would
+                # otherwise pass as "not asked"; required, the real name is missed by name.
+                required=True,
             )
             for name in MODEL_FEATURES
         ]

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from models.config import ConfigError, FairnessLimits, load_yaml_model
+from models.config import ConfigError, FairnessLimits, ProxyLimits, load_yaml_model
 from models.config import Frozen as _Frozen
 
 __all__ = ["AlertModelConfig", "ConfigError", "DataConfig", "TrainConfig", "load_config"]
@@ -56,6 +56,8 @@ class TrainConfig(_Frozen):
     alert_capacity: float = Field(0.10, gt=0, lt=1)
     segmentation: SegmentationConfig = SegmentationConfig()
     fairness: FairnessLimits = FairnessLimits()
+    #: how well model inputs may tell a protected group from the rest (models/proxy.py)
+    proxy: ProxyLimits = ProxyLimits()
     promotion_metric: Literal["pr_auc", "roc_auc", "recall_at_10pct", "brier"] = "pr_auc"
     register_model: bool = True
     #: A small grid: each combination is trained as its own run; the best on validation is registered.

@@ -64,6 +64,13 @@ def promote(client: MlflowClient, metric: str = "pr_auc") -> PromotionDecision:
             f"challenger version {challenger.version} breaches the fairness limits: {breaches}",
             challenger.version,
         )
+    if tags.get("proxy_passed") != "true":
+        breaches = tags.get("proxy_breaches") or "proxy audit not evaluated"
+        return PromotionDecision(
+            False,
+            f"challenger version {challenger.version} breaches the proxy limits: {breaches}",
+            challenger.version,
+        )
     champion = _version_by_alias(client, CHAMPION)
     if champion is not None and champion.version == challenger.version:
         return PromotionDecision(

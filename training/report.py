@@ -260,3 +260,19 @@ Alert rates differ between groups where the need differs (for example by age); r
 - Advisory only (EU AI Act high-risk use, Annex III 5(a)): every decision is recorded with model
   version, inputs and reasons, and staff can override.
 """
+
+
+def proxy_section(proxy: pd.DataFrame) -> str:
+    """The proxy audit in the card: how well the model's inputs tell each protected group."""
+    if proxy.empty:
+        return "\n## Proxy audit\n\nNo protected group was large enough to measure.\n"
+    top = proxy.sort_values("auc", ascending=False).groupby("attribute").head(3)
+    return (
+        "\n## Proxy audit\n\n"
+        "How well each model input alone, and all of them together, tells a group of a protected "
+        "attribute from the rest on the held-out test set (one-vs-rest AUC, 0.5 = no information; "
+        "normalised mutual information). The three strongest per attribute; the whole table is "
+        "`proxy_audit.csv`. Promotion refuses a model over the limits of `proxy` in the config.\n\n"
+        + _table(top[["attribute", "feature", "group", "auc", "mutual_information", "n"]])
+        + "\n"
+    )

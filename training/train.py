@@ -21,6 +21,7 @@ from data_contracts.booking import CONTRACT_VERSION
 from models.alert import AlertModel
 from models.evaluation import FairnessReport
 from models.packaged import KykytutkaModel, ModelMetadata
+from models.proxy import proxy_audit, proxy_breaches
 from models.registry import (
     CHALLENGER,
     CHAMPION,
@@ -60,6 +61,7 @@ class TrainResult:
     metrics: dict[str, dict[str, float]]
     fairness_passed: bool
     fairness_breaches: list[str]
+    proxy_breaches: list[str]
     segments: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     #: the recommended support level on the test set (``training.support.evaluate_support``)
@@ -159,6 +161,11 @@ def train(
         ].itertuples(index=False):
             mlflow.log_metric(f"fairness_{attribute}_{metric}_difference", float(difference))
 
+        proxy = proxy_audit(parts.test, config.proxy.min_group_size, config.data.seed)
+        proxy_found = proxy_breaches(proxy, config.proxy)
+        mlflow.log_metric("proxy_passed", float(not proxy_found))
+        timed("fairness_and_proxy_s")
+
         support, selection = fit_support(parts, alert_model, thresholds, config.data.seed)
         support_eval = score_support(
             support, alert_model, parts.test, thresholds, segmentation, selection
@@ -183,11 +190,12 @@ def train(
             all_metrics,
             fingerprint,
             support_eval,
+            proxy,
         )
         timed("artefacts_s")
 
         version = _register(
-            client, config, packaged, parts, parent.info.run_id, fairness, fingerprint
+            client, config, packaged, parts, parent.info.run_id, fairness, fingerprint, proxy_found
         )
         timed("registration_s")
         timings["total_s"] = time.perf_counter() - started
@@ -198,6 +206,7 @@ def train(
             metrics=all_metrics,
             fairness_passed=fairness.passed,
             fairness_breaches=fairness.breaches(),
+            proxy_breaches=proxy_found,
             segments=summary,
             timings=timings,
             support=support_eval.metrics,
@@ -212,6 +221,7 @@ def _register(
     run_id: str,
     fairness: FairnessReport,
     fingerprint: str,
+    proxy_found: list[str],
 ) -> str | None:
     """Log the packaged model; register it as the challenger with its provenance as tags."""
     info = mlflow.pyfunc.log_model(
@@ -232,6 +242,8 @@ def _register(
         "config": config.name,
         "fairness_passed": str(fairness.passed).lower(),
         "fairness_breaches": "; ".join(fairness.breaches())[:4000],
+        "proxy_passed": str(not proxy_found).lower(),
+        "proxy_breaches": "; ".join(proxy_found)[:4000],
         "data_fingerprint_sha256": fingerprint,
     }
     for key, value in tags.items():
@@ -289,6 +301,7 @@ def _log_artefacts(
     all_metrics: dict[str, dict[str, float]],
     fingerprint: str,
     support: SupportEvaluation,
+    proxy: pd.DataFrame,
 ) -> None:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)
@@ -321,5 +334,7 @@ def _log_artefacts(
             threshold=alert_model.threshold,
             support=support,
         )
+        card += report.proxy_section(proxy)
+        proxy.to_csv(out / "proxy_audit.csv", index=False)
         (out / "model_card.md").write_text(card, encoding="utf-8")
         mlflow.log_artifacts(str(out))

@@ -186,6 +186,25 @@ def test_an_unfair_challenger_is_refused_naming_the_breach(
     assert "differs by" in decision.reason
 
 
+@pytest.mark.model
+def test_a_challenger_whose_inputs_stand_for_a_protected_group_is_refused(
+    first: TrainResult, client: MlflowClient, project: Path
+) -> None:
+    """Limits no real model can meet (a single input telling a group at all) make every input a
+    proxy: training says so, tags the version, and promotion refuses it naming the proxy."""
+    impossible = {"max_feature_auc": 0.5, "max_joint_auc": 0.5, "chance_sds": 0.0}
+    result = train(small_config("proxied", proxy=impossible), project_dir=project)
+    assert result.proxy_breaches and "a proxy for" in result.proxy_breaches[0]
+    version = client.get_model_version(MODEL_NAME, str(result.model_version))
+    assert version.tags["proxy_passed"] == "false"
+    decision = promote(client)
+    assert not decision.promoted
+    assert "breaches the proxy limits" in decision.reason
+    assert first.proxy_breaches == []  # the default limits pass on the synthetic population
+    card = Path(client.download_artifacts(first.run_id, "model_card.md")).read_text()
+    assert "## Proxy audit" in card
+
+
 def test_cli_compare_prints_the_runs(first: TrainResult, project: Path) -> None:
     result = CliRunner().invoke(app, ["compare"])
     assert result.exit_code == 0, result.output
@@ -426,3 +445,7 @@ def test_the_signature_names_only_model_features_and_misspelt_columns_are_refuse
     misspelt = pd.DataFrame([matti(30)]).rename(columns={"work_ability_score": "work_abilty_score"})
     with pytest.raises(ContractError, match="work_abilty_score"):
         model.predict(None, misspelt)
+    # Through mlflow.pyfunc MLflow drops the unknown column first; the real one is then missed.
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{first.model_version}")
+    with pytest.raises(mlflow.exceptions.MlflowException, match="work_ability_score"):
+        pyfunc.predict(misspelt)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from data_contracts.records import as_json_records
-from models.registry import MODEL_NAME
+from models.registry import MODEL_NAME, use_tracking
 from synthetic.cohort import generate_cohort
 from tests.projects import inside_project
 from tests.serving.conftest import Service
@@ -32,7 +32,7 @@ def test_the_api_and_the_registered_model_agree(service: Service, region: str) -
     )
     version = body["assessments"][0]["model"]["version"]  # the one the service answered with
     with inside_project(service.project):
-        mlflow.set_tracking_uri(service.env["MLFLOW_TRACKING_URI"])
+        use_tracking(service.project)  # tracking and registry: another test may have moved either
         model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{version}")
         predicted = model.predict(pd.DataFrame(records))
     assert (api["alert_probability"] - predicted["alert_probability"]).abs().max() <= 1e-6

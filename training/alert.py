@@ -119,20 +119,24 @@ class HandRuleBaseline:
         return hand_rule_alert(self.features.transform(records)).astype(float)
 
 
-def fit_alert_model(
-    records: pd.DataFrame,
-    y: np.ndarray,
-    calibration_records: pd.DataFrame,
-    calibration_y: np.ndarray,
-    config: AlertModelConfig,
-    seed: int = 0,
-) -> AlertModel:
-    """LightGBM with the specification's monotone constraints, calibrated on records it did not
-    see (``calibration_records``)."""
-    features = BookingFeatures().fit(records)
-    matrix = booster_frame(features.transform(records))
-    params: dict[str, Any] = {
-        "objective": "binary",
+class BoosterSettings(Protocol):
+    @property
+    def learning_rate(self) -> float: ...
+    @property
+    def num_leaves(self) -> int: ...
+    @property
+    def min_child_samples(self) -> int: ...
+    @property
+    def reg_lambda(self) -> float: ...
+    @property
+    def subsample(self) -> float: ...
+    @property
+    def colsample_bytree(self) -> float: ...
+
+
+def booster_params(config: BoosterSettings, seed: int) -> dict[str, Any]:
+    """LightGBM's parameters from a model config, as the alert and support models share them."""
+    return {
         "learning_rate": config.learning_rate,
         "num_leaves": config.num_leaves,
         "min_child_samples": config.min_child_samples,
@@ -145,6 +149,21 @@ def fit_alert_model(
         "num_threads": 2,
         "verbosity": -1,
     }
+
+
+def fit_alert_model(
+    records: pd.DataFrame,
+    y: np.ndarray,
+    calibration_records: pd.DataFrame,
+    calibration_y: np.ndarray,
+    config: AlertModelConfig,
+    seed: int = 0,
+) -> AlertModel:
+    """LightGBM with the specification's monotone constraints, calibrated on records it did not
+    see (``calibration_records``)."""
+    features = BookingFeatures().fit(records)
+    matrix = booster_frame(features.transform(records))
+    params = booster_params(config, seed) | {"objective": "binary"}
     categorical = [c for c in features.categorical_features if c in BOOSTER_FEATURES]
     if config.monotone:
         directions = monotone_directions()

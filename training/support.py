@@ -31,6 +31,7 @@ from models.config import Frozen
 from models.evaluation import expected_calibration_error
 from models.segmentation import SegmentationModel
 from models.support import LEVELS, Recommendation, SupportModel, level_index, recommend
+from training.alert import booster_params
 
 SUPPORT_LEVEL = "support_level"
 _CONSULTATION = LEVELS.index(Recommendation.CONSULTATION)
@@ -77,21 +78,7 @@ def fit_support_model(
     config = config or SupportModelConfig()
     features = BookingFeatures().fit(records)
     frame = booster_frame(features.transform(records))
-    params: dict[str, Any] = {
-        "objective": "multiclass",
-        "num_class": len(LEVELS),
-        "learning_rate": config.learning_rate,
-        "num_leaves": config.num_leaves,
-        "min_child_samples": config.min_child_samples,
-        "reg_lambda": config.reg_lambda,
-        "bagging_fraction": config.subsample,
-        "bagging_freq": 1 if config.subsample < 1 else 0,
-        "feature_fraction": config.colsample_bytree,
-        "seed": seed,
-        "deterministic": True,
-        "num_threads": 2,
-        "verbosity": -1,
-    }
+    params = booster_params(config, seed) | {"objective": "multiclass", "num_class": len(LEVELS)}
     categorical = [c for c in features.categorical_features if c in BOOSTER_FEATURES]
     dataset = lgb.Dataset(frame, label=y, categorical_feature=categorical, free_raw_data=True)
     booster = lgb.train(params, dataset, num_boost_round=config.n_estimators)

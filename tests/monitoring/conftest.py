@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -63,3 +64,17 @@ def women_unemployed_longer(frame: pd.DataFrame, months: int) -> pd.DataFrame:
     women = (changed["sex"] == "female") & (changed["months_unemployed"].fillna(0) > 0)
     changed.loc[women, "months_unemployed"] = changed.loc[women, "months_unemployed"] + months
     return changed
+
+
+class _Alert:
+    def predict_proba(self, records: pd.DataFrame) -> np.ndarray:
+        return np.linspace(0.0, 1.0, len(records))
+
+
+class UntrainedModel:
+    """Scores without training, for the checks that read the records, not the model's answers."""
+
+    alert = _Alert()
+
+    def alerted(self, probability: np.ndarray) -> np.ndarray:
+        return np.asarray(probability) >= 0.5

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
-import numpy as np
 import pandas as pd
 import pytest
 from pydantic import Field
@@ -19,7 +18,7 @@ from models.registry import use_tracking
 from monitoring.checks import CHECKS, CheckContext, CheckResult, register
 from monitoring.config import load_monitor_config
 from synthetic.cohort import generate_cohort
-from tests.monitoring.conftest import run_cli
+from tests.monitoring.conftest import UntrainedModel, run_cli
 from tests.projects import inside_project
 
 pytestmark = [pytest.mark.code]
@@ -53,20 +52,6 @@ class RowCountCheck:
             lines=[f"current records: {rows:,}"],
             params={"min_current_rows": limits.min_current_rows},
         )
-
-
-class _Alert:
-    def predict_proba(self, records: pd.DataFrame) -> np.ndarray:
-        return np.linspace(0.0, 1.0, len(records))
-
-
-class UntrainedModel:
-    """Scores without training: the writers are under test here, not a model."""
-
-    alert = _Alert()
-
-    def alerted(self, probability: np.ndarray) -> np.ndarray:
-        return np.asarray(probability) >= 0.5
 
 
 @pytest.fixture

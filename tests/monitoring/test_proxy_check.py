@@ -7,29 +7,13 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from synthetic.cohort import generate_cohort
-from tests.monitoring.conftest import run_cli
+from tests.monitoring.conftest import UntrainedModel, run_cli
 from tests.projects import inside_project
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
-
-
-class _Alert:
-    def predict_proba(self, records: pd.DataFrame) -> np.ndarray:
-        return np.linspace(0.0, 1.0, len(records))
-
-
-class UntrainedModel:
-    """Scores without training: the check reads the records, not the model's answers."""
-
-    alert = _Alert()
-
-    def alerted(self, probability: np.ndarray) -> np.ndarray:
-        return np.asarray(probability) >= 0.5
 
 
 @pytest.fixture

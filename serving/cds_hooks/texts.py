@@ -21,8 +21,8 @@ SUMMARY = {
         "high": "Vahvoja merkkejä työkyvyn tuen tarpeesta: varaa alkupalvelu.",
     },
     "sv": {
-        "raised": "Tecken på behov av stöd för arbetsförmågan: överväg att boka inledande tjänst.",
-        "high": "Starka tecken på behov av stöd för arbetsförmågan: boka inledande tjänst.",
+        "raised": "Tecken på behov av stöd för arbetsförmågan: överväg att boka den inledande tjänsten.",
+        "high": "Starka tecken på behov av stöd för arbetsförmågan: boka den inledande tjänsten.",
     },
     "en": {
         "raised": "Signs of a work-ability support need: consider booking the initial service.",
@@ -32,15 +32,15 @@ SUMMARY = {
 #: the one suggestion a card offers
 INITIAL_SERVICE = {
     "fi": "Varaa alkupalvelu: työkyvyn tuen tarpeen arviointi",
-    "sv": "Boka inledande tjänst: bedömning av behovet av stöd för arbetsförmågan",
+    "sv": "Boka den inledande tjänsten: bedömning av behovet av stöd för arbetsförmågan",
     "en": "Book the initial service: work-ability support-need assessment",
 }
 ADVISORY = {
-    "fi": "Neuvoa-antava: henkilökunta päättää.",
-    "sv": "Rådgivande: personalen beslutar.",
+    "fi": "Neuvoa-antava ehdotus: henkilökunta päättää.",
+    "sv": "Rådgivande förslag: personalen beslutar.",
     "en": "Advisory: staff decide.",
 }
-WHY = {"fi": "Miksi", "sv": "Varför", "en": "Why"}
+WHY = {"fi": "Perusteet", "sv": "Skäl", "en": "Why"}
 LEVEL = {"fi": "Ehdotettu tuen taso", "sv": "Föreslagen stödnivå", "en": "Suggested support level"}
 PATH = {"fi": "Palvelupolku", "sv": "Servicestig", "en": "Service path"}
 PROFILE = {"fi": "Asiakasprofiili", "sv": "Klientprofil", "en": "Client profile"}
@@ -52,7 +52,7 @@ OVERRIDE_REASONS = {
         "en": "Client already receives work-ability support",
     },
     "not-relevant": {
-        "fi": "Ei olennainen tämän ajanvarauksen kannalta",
+        "fi": "Ei olennainen tässä ajanvarauksessa",
         "sv": "Inte relevant för denna tidsbokning",
         "en": "Not relevant for this booking",
     },
@@ -74,8 +74,8 @@ OUTCOME = {
     "en": "Needs work-ability support",
 }
 ALERT_LEVELS = {
-    "fi": {"none": "Ei hälytystä", "raised": "Hälytys", "high": "Korkea hälytys"},
-    "sv": {"none": "Inget larm", "raised": "Larm", "high": "Högt larm"},
+    "fi": {"none": "Ei hälytystä", "raised": "Hälytys", "high": "Korkean tason hälytys"},
+    "sv": {"none": "Inget larm", "raised": "Larm", "high": "Larm på hög nivå"},
     "en": {"none": "No alert", "raised": "Alert", "high": "High alert"},
 }
 

@@ -98,7 +98,7 @@ def test_a_raised_alert_is_information_and_no_alert_is_no_card(
     ("language", "suggestion", "advisory"),
     [
         ("fi", "Varaa alkupalvelu: työkyvyn tuen tarpeen arviointi", "henkilökunta päättää"),
-        ("sv", "Boka inledande tjänst: bedömning av behovet av stöd för arbetsförmågan",
+        ("sv", "Boka den inledande tjänsten: bedömning av behovet av stöd för arbetsförmågan",
          "personalen beslutar"),
         ("en", "Book the initial service: work-ability support-need assessment", "staff decide"),
     ],

@@ -23,7 +23,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from features.spec import label, monotone_directions, spec, threshold, work_ability_band
 from features.transformers import BookingFeatures
 from models.alert import BOOSTER_FEATURES, AlertModel, booster_frame
-from training.config import AlertModelConfig
+from training.config import AlertModelConfig, BoosterConfig
 
 
 def _hand_rule_text() -> str:
@@ -119,22 +119,7 @@ class HandRuleBaseline:
         return hand_rule_alert(self.features.transform(records)).astype(float)
 
 
-class BoosterSettings(Protocol):
-    @property
-    def learning_rate(self) -> float: ...
-    @property
-    def num_leaves(self) -> int: ...
-    @property
-    def min_child_samples(self) -> int: ...
-    @property
-    def reg_lambda(self) -> float: ...
-    @property
-    def subsample(self) -> float: ...
-    @property
-    def colsample_bytree(self) -> float: ...
-
-
-def booster_params(config: BoosterSettings, seed: int) -> dict[str, Any]:
+def booster_params(config: BoosterConfig, seed: int) -> dict[str, Any]:
     """LightGBM's parameters from a model config, as the alert and support models share them."""
     return {
         "learning_rate": config.learning_rate,

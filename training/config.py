@@ -25,7 +25,9 @@ class DataConfig(_Frozen):
     test_share: float = Field(0.2, gt=0, lt=0.5)
 
 
-class AlertModelConfig(_Frozen):
+class BoosterConfig(_Frozen):
+    """A LightGBM booster's settings, as the alert and the support-level models share them."""
+
     n_estimators: int = Field(200, ge=10, le=5_000)
     learning_rate: float = Field(0.08, gt=0, le=1)
     num_leaves: int = Field(7, ge=2, le=1_024)
@@ -33,6 +35,9 @@ class AlertModelConfig(_Frozen):
     reg_lambda: float = Field(1.0, ge=0)
     subsample: float = Field(0.8, gt=0, le=1)
     colsample_bytree: float = Field(0.8, gt=0, le=1)
+
+
+class AlertModelConfig(BoosterConfig):
     monotone: bool = True
     # Platt by default: isotonic plateaus tie the top of the ranking and cost PR AUC (measured).
     calibration: Literal["isotonic", "sigmoid"] = "sigmoid"

@@ -27,27 +27,22 @@ from scipy.special import log_softmax
 from data_contracts.contract import TARGET
 from features.transformers import BookingFeatures, encode_frame, feature_matrix
 from models.alert import BOOSTER_FEATURES, booster_frame
-from models.config import Frozen
 from models.evaluation import expected_calibration_error
 from models.segmentation import SegmentationModel
 from models.support import LEVELS, Recommendation, SupportModel, level_index, recommend
 from training.alert import booster_params
+from training.config import BoosterConfig
 
 SUPPORT_LEVEL = "support_level"
 _CONSULTATION = LEVELS.index(Recommendation.CONSULTATION)
 _TEAM = LEVELS.index(Recommendation.TEAM)
 
 
-class SupportModelConfig(Frozen):
+class SupportModelConfig(BoosterConfig):
     # 100 rounds at 0.1: the calibration log loss is lowest there (0.1925; 0.1929 at 150, 0.1932
     # at 200, 0.1939 at 50 rounds; 200,000 rows), and each round is four trees to explain.
     n_estimators: int = Field(100, ge=10, le=5_000)
     learning_rate: float = Field(0.1, gt=0, le=1)
-    num_leaves: int = Field(7, ge=2, le=1_024)
-    min_child_samples: int = Field(500, ge=1)
-    reg_lambda: float = Field(1.0, ge=0)
-    subsample: float = Field(0.8, gt=0, le=1)
-    colsample_bytree: float = Field(0.8, gt=0, le=1)
 
 
 def support_labels(frame: pd.DataFrame) -> np.ndarray:

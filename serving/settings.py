@@ -29,6 +29,22 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, ge=1_024)
     max_batch: int = Field(1_000, ge=1)
     top_reasons: int = Field(4, ge=1, le=10)
+    #: how long a request waits for its audit write before it is answered 503 (nothing decided)
+    audit_timeout_seconds: float = Field(1.0, gt=0, le=30)
+    #: how often the audit chain's head is signed into a checkpoint (0: never)
+    checkpoint_seconds: float = Field(60.0, ge=0)
+    #: the key that signs checkpoints; kept apart from the audit store (``kykytutka secrets``)
+    checkpoint_key_file: Path = STATE_DIR / "checkpoint.key"
+    #: requests a second each API key may make on average, and in a burst (0: no limit)
+    rate_limit_per_second: float = Field(50.0, ge=0)
+    rate_limit_burst: int = Field(100, ge=1)
+    #: the server's own limits (``kykytutka serve``): request head size and header count, seconds
+    #: to send the head and between kept-alive requests, connections served at once
+    max_header_bytes: int = Field(16_384, ge=1_024)
+    max_headers: int = Field(100, ge=8)
+    header_timeout_seconds: float = Field(10.0, gt=0)
+    keep_alive_seconds: float = Field(5.0, gt=0)
+    max_concurrency: int = Field(200, ge=1)
     #: the service's JSON log lines on stderr: debug, info, warning or error
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

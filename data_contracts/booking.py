@@ -16,129 +16,62 @@ Each field carries its documentation (meaning, unit, what a missing value means)
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from data_contracts.categories import (
+    ClientGroup,
+    ContactReason,
+    EmploymentStatus,
+    FirstLanguage,
+    ReferralSource,
+    Region,
+    Sex,
+    SupportLevel,
+)
+from data_contracts.identity import contains_personal_identity_code
+from data_contracts.values import (
+    BOOKING_TIME,
+    BOOKING_TIME_WINDOW,
+    PSEUDONYMOUS,
+    TEXT,
+)
+
+__all__ = [
+    "BOOKING_ID_PATTERN",
+    "CLIENT_REF_PATTERN",
+    "CONTRACT_VERSION",
+    "MUNICIPALITY_PATTERN",
+    "BookingRecord",
+    "ClientGroup",
+    "ContactReason",
+    "EmploymentStatus",
+    "FirstLanguage",
+    "LabelledBookingRecord",
+    "ReferralSource",
+    "Region",
+    "Sex",
+    "SupportLevel",
+    "looks_like_personal_identity_code",
+]
 
 #: Stamped into every model and every API answer; bump on any change to a field, its type or values.
-CONTRACT_VERSION = "1.2.0"
+#: 1.3.0: JSON types held strictly (no "20", 20.0 or true for an integer, no 1 or "yes" for a
+#: boolean, no number for text or a time), no trimmed spaces, booking times within a plausible
+#: window, and no personal identity code anywhere in client_ref or booking_id.
+CONTRACT_VERSION = "1.3.0"
 
-# A Finnish personal identity code (henkilötunnus), e.g. 131052-308T. A client reference that looks
-# like one is refused: references must be pseudonymous before they reach this service.
-PERSONAL_IDENTITY_CODE = re.compile(r"^\d{6}[-+A-FU-Y]\d{3}[0-9A-FHJ-NPR-Y]$", re.IGNORECASE)
+# Patterns are matched as a whole (pydantic's Rust regex, and re.fullmatch in the column-wise path)
+# and spell their classes in ASCII: \d would also match other scripts' digits ("٨٣٧").
 CLIENT_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,63}$"
 BOOKING_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
-MUNICIPALITY_PATTERN = r"^\d{3}$"
+MUNICIPALITY_PATTERN = r"^[0-9]{3}$"
 
-
-def looks_like_personal_identity_code(value: str) -> bool:
-    return bool(PERSONAL_IDENTITY_CODE.match(value.strip()))
-
-
-class Sex(StrEnum):
-    FEMALE = "female"
-    MALE = "male"
-    OTHER = "other"
-    UNKNOWN = "unknown"
-
-
-class FirstLanguage(StrEnum):
-    FINNISH = "fi"
-    SWEDISH = "sv"
-    OTHER = "other"
-
-
-class Region(StrEnum):
-    """The 21 wellbeing services counties (hyvinvointialue) and the City of Helsinki."""
-
-    HELSINKI = "helsinki"
-    ITA_UUSIMAA = "ita-uusimaa"
-    KESKI_UUSIMAA = "keski-uusimaa"
-    LANSI_UUSIMAA = "lansi-uusimaa"
-    VANTAA_KERAVA = "vantaa-kerava"
-    VARSINAIS_SUOMI = "varsinais-suomi"
-    SATAKUNTA = "satakunta"
-    KANTA_HAME = "kanta-hame"
-    PIRKANMAA = "pirkanmaa"
-    PAIJAT_HAME = "paijat-hame"
-    KYMENLAAKSO = "kymenlaakso"
-    ETELA_KARJALA = "etela-karjala"
-    ETELA_SAVO = "etela-savo"
-    POHJOIS_SAVO = "pohjois-savo"
-    POHJOIS_KARJALA = "pohjois-karjala"
-    KESKI_SUOMI = "keski-suomi"
-    ETELA_POHJANMAA = "etela-pohjanmaa"
-    POHJANMAA = "pohjanmaa"
-    KESKI_POHJANMAA = "keski-pohjanmaa"
-    POHJOIS_POHJANMAA = "pohjois-pohjanmaa"
-    KAINUU = "kainuu"
-    LAPPI = "lappi"
-
-
-class EmploymentStatus(StrEnum):
-    EMPLOYED = "employed"
-    ENTREPRENEUR = "entrepreneur"
-    UNEMPLOYED = "unemployed"
-    LAID_OFF = "laid_off"  # lomautettu: temporarily laid off, employment relationship continues
-    STUDENT = "student"
-    OUTSIDE_LABOUR_FORCE = "outside_labour_force"
-    UNKNOWN = "unknown"
-
-
-class ContactReason(StrEnum):
-    """ICPC-2 chapter of the reason for the current contact."""
-
-    GENERAL = "A"  # general and unspecified
-    BLOOD = "B"
-    DIGESTIVE = "D"
-    EYE = "F"
-    EAR = "H"
-    CIRCULATORY = "K"
-    MUSCULOSKELETAL = "L"
-    NEUROLOGICAL = "N"
-    PSYCHOLOGICAL = "P"
-    RESPIRATORY = "R"
-    SKIN = "S"
-    ENDOCRINE = "T"
-    URINARY = "U"
-    PREGNANCY = "W"
-    FEMALE_GENITAL = "X"
-    MALE_GENITAL = "Y"
-    SOCIAL = "Z"
-
-
-class ReferralSource(StrEnum):
-    SELF = "self"
-    EMPLOYMENT_SERVICES = "employment_services"  # TE services / municipal employment services
-    KELA = "kela"
-    PRIMARY_CARE = "primary_care"
-    SPECIALISED_CARE = "specialised_care"
-    OCCUPATIONAL_HEALTH = "occupational_health"
-    SOCIAL_SERVICES = "social_services"
-    NGO = "ngo"
-    # Added in contract 1.2.0 (seed 002 names them as referrers to the work-ability services):
-    PENSION_INSURER = "pension_insurer"  # työeläkevakuuttaja
-    CRIMINAL_SANCTIONS = "criminal_sanctions"  # Rikosseuraamuslaitos
-    YOUTH_SERVICES = "youth_services"  # nuorten palvelut, Ohjaamo
-    EDUCATION = "education"  # oppilaitos, koulutuspalvelut
-    OTHER = "other"
-
-
-class ClientGroup(StrEnum):
-    NEW_CLIENT = "new_client"  # seeking services for the first time
-    OUTSIDE_SERVICES = "outside_services"  # found outside services (outreach)
-    IN_SERVICES = "in_services"  # already a client of the centre
-
-
-class SupportLevel(StrEnum):
-    """The three levels of DOMAIN.md, lightest first."""
-
-    SELF_CARE = "self_care"  # Omahoito
-    CONSULTATION = "consultation"  # Konsultaatio
-    TEAM = "team"  # Työkyvyn tuen tiimi
+#: Kept for the packages that import it (serving.interop): true when a personal identity code
+#: (henkilötunnus) is found anywhere in the text, with or without its separator or a prefix.
+looks_like_personal_identity_code = contains_personal_identity_code
 
 
 def _meta(
@@ -155,35 +88,50 @@ def _meta(
 class BookingRecord(BaseModel):
     """The context known at booking time. This is what a booking system sends for one assessment."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # No whole-model strictness: FastAPI hands over parsed JSON as Python objects, and a strict
+    # model would refuse the ISO strings of booking_time and the strings of categories. Each field
+    # says how strict it is instead (data_contracts.values): Field(strict=True) for integers,
+    # booleans, numbers and text; TEXT for categories; BOOKING_TIME for the time. Spaces around a
+    # value are refused, never trimmed.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     client_ref: Annotated[
         str,
         Field(
+            strict=True,
             pattern=CLIENT_REF_PATTERN,
             description="Pseudonymous client reference made by the booking system (8-64 letters, "
-            "digits or _ . : -). Never a personal identity code; stored only as a keyed hash.",
+            "digits or _ . : -). Never contains a personal identity code (not even without its "
+            "separator or behind a prefix); stored only as a keyed hash.",
             json_schema_extra=_meta("identifier"),
         ),
+        PSEUDONYMOUS,
     ]
     booking_id: Annotated[
         str,
         Field(
+            strict=True,
             pattern=BOOKING_ID_PATTERN,
-            description="The booking system's id of this booking; unique within a file or batch.",
+            description="The booking system's id of this booking (1-64 letters, digits or "
+            "_ . : -); unique within a file or batch. Never contains a personal identity code.",
             json_schema_extra=_meta("identifier"),
         ),
+        PSEUDONYMOUS,
     ]
     booking_time: Annotated[
         datetime,
+        BOOKING_TIME,
         Field(
-            description="When the booking was made, ISO 8601; a time without zone is taken as UTC.",
+            description="When the booking was made: an ISO 8601 date and time such as "
+            "2025-03-04T09:15:00Z or 2025-03-04T11:15:00+02:00 (a time without zone is taken as "
+            f"UTC, a date alone as its midnight), {BOOKING_TIME_WINDOW}. Never a number.",
             json_schema_extra=_meta("context", unit="timestamp"),
         ),
     ]
     age: Annotated[
         int,
         Field(
+            strict=True,
             ge=15,
             le=70,
             description="Age in whole years at booking. The service is for people of working age. "
@@ -194,6 +142,7 @@ class BookingRecord(BaseModel):
     ]
     sex: Annotated[
         Sex,
+        TEXT,
         Field(
             description="Sex as registered. Protected: used only to monitor fairness.",
             json_schema_extra=_meta("protected", fairness_group=True),
@@ -201,6 +150,7 @@ class BookingRecord(BaseModel):
     ]
     first_language: Annotated[
         FirstLanguage,
+        TEXT,
         Field(
             description="First language as registered (fi, sv or other). Protected: used only to "
             "monitor fairness and to choose the language of explanations.",
@@ -209,6 +159,7 @@ class BookingRecord(BaseModel):
     ]
     region: Annotated[
         Region,
+        TEXT,
         Field(
             description="Wellbeing services county (hyvinvointialue) of the sote centre. Not a model "
             "input, so that need is judged from the situation, not from where one lives.",
@@ -218,6 +169,7 @@ class BookingRecord(BaseModel):
     municipality: Annotated[
         str,
         Field(
+            strict=True,
             pattern=MUNICIPALITY_PATTERN,
             description="Statistics Finland three-digit municipality code of residence, e.g. 837.",
             json_schema_extra=_meta("context"),
@@ -225,6 +177,7 @@ class BookingRecord(BaseModel):
     ]
     employment_status: Annotated[
         EmploymentStatus,
+        TEXT,
         Field(
             description="Main activity at booking.",
             json_schema_extra=_meta("feature"),
@@ -233,6 +186,7 @@ class BookingRecord(BaseModel):
     months_unemployed: Annotated[
         int | None,
         Field(
+            strict=True,
             default=None,
             ge=0,
             le=600,
@@ -244,6 +198,7 @@ class BookingRecord(BaseModel):
     sickness_absence_days_12m: Annotated[
         int | None,
         Field(
+            strict=True,
             default=None,
             ge=0,
             le=366,
@@ -255,6 +210,7 @@ class BookingRecord(BaseModel):
     healthcare_visits_12m: Annotated[
         int | None,
         Field(
+            strict=True,
             default=None,
             ge=0,
             le=365,
@@ -264,6 +220,7 @@ class BookingRecord(BaseModel):
     ]
     contact_reason: Annotated[
         ContactReason | None,
+        TEXT,
         Field(
             default=None,
             description="ICPC-2 chapter of the reason for the current contact (A, B, D, F, H, K, L, "
@@ -274,6 +231,7 @@ class BookingRecord(BaseModel):
     complaint_duration_weeks: Annotated[
         int | None,
         Field(
+            strict=True,
             default=None,
             ge=0,
             le=520,
@@ -284,6 +242,7 @@ class BookingRecord(BaseModel):
     work_ability_score: Annotated[
         int | None,
         Field(
+            strict=True,
             default=None,
             ge=0,
             le=10,
@@ -295,6 +254,7 @@ class BookingRecord(BaseModel):
     ]
     referral_source: Annotated[
         ReferralSource,
+        TEXT,
         Field(
             description="Who referred the client, or self.",
             json_schema_extra=_meta("feature"),
@@ -302,6 +262,7 @@ class BookingRecord(BaseModel):
     ]
     client_group: Annotated[
         ClientGroup,
+        TEXT,
         Field(
             description="New client, found outside services, or already in services.",
             json_schema_extra=_meta("feature"),
@@ -310,6 +271,7 @@ class BookingRecord(BaseModel):
     mental_health_concern: Annotated[
         bool | None,
         Field(
+            strict=True,
             default=None,
             description="A mental-health concern is known or raised at booking.",
             json_schema_extra=_meta("feature", missing="not asked"),
@@ -318,6 +280,7 @@ class BookingRecord(BaseModel):
     substance_use_concern: Annotated[
         bool | None,
         Field(
+            strict=True,
             default=None,
             description="A substance-use concern is known or raised at booking.",
             json_schema_extra=_meta("feature", missing="not asked"),
@@ -326,6 +289,7 @@ class BookingRecord(BaseModel):
     financial_difficulties: Annotated[
         bool | None,
         Field(
+            strict=True,
             default=None,
             description="Financial difficulties or debt are known or raised at booking.",
             json_schema_extra=_meta("feature", missing="not asked"),
@@ -334,21 +298,13 @@ class BookingRecord(BaseModel):
     consent_multi_agency: Annotated[
         bool,
         Field(
+            strict=True,
             default=False,
             description="The client consents to multi-agency sharing of their data (the starting "
             "point of multi-agency work). Not a model input.",
             json_schema_extra=_meta("context"),
         ),
     ]
-
-    @field_validator("client_ref")
-    @classmethod
-    def _not_a_personal_identity_code(cls, value: str) -> str:
-        if looks_like_personal_identity_code(value):
-            raise ValueError(
-                "looks like a personal identity code; send a pseudonymous reference instead"
-            )
-        return value
 
 
 class LabelledBookingRecord(BookingRecord):
@@ -357,6 +313,7 @@ class LabelledBookingRecord(BookingRecord):
     needs_support: Annotated[
         bool | None,
         Field(
+            strict=True,
             default=None,
             description="Outcome: a work-ability coordinator confirmed that the client needed "
             "work-ability support.",
@@ -365,6 +322,7 @@ class LabelledBookingRecord(BookingRecord):
     ]
     support_level: Annotated[
         SupportLevel | None,
+        TEXT,
         Field(
             default=None,
             description="Outcome: the support level the client was steered to; set exactly when "
@@ -375,6 +333,7 @@ class LabelledBookingRecord(BookingRecord):
     true_risk: Annotated[
         float | None,
         Field(
+            strict=True,
             default=None,
             ge=0.0,
             le=1.0,

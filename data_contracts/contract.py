@@ -20,12 +20,9 @@ import pandera.pandas as pa
 from pydantic import BaseModel, create_model
 from pydantic.fields import FieldInfo
 
-from data_contracts.booking import (
-    CONTRACT_VERSION,
-    BookingRecord,
-    LabelledBookingRecord,
-    looks_like_personal_identity_code,
-)
+from data_contracts.booking import CONTRACT_VERSION, BookingRecord, LabelledBookingRecord
+from data_contracts.identity import contains_personal_identity_code
+from data_contracts.values import BOOKING_TIME_WINDOW, PERSONAL_IDENTITY_CODE_PROBLEM
 
 Kind = Literal["string", "datetime", "integer", "number", "category", "boolean"]
 Role = Literal["identifier", "context", "protected", "feature", "label", "synthetic"]
@@ -160,8 +157,28 @@ TRUE_RISK = "true_risk"
 UNIQUE_KEY = "booking_id"
 
 
+#: The shape of a personal identity code, without its date and check rules: text without it holds
+#: none, so only the few values with it are read by data_contracts.identity (a column at a time).
+_CODE_SHAPE = r"[0-9]{6}[-+A-FU-Y_ .:/]?[0-9]{3}[0-9A-Y]"
+
+
 def _not_a_personal_identity_code(series: pd.Series) -> pd.Series:
-    return ~series.fillna("").astype(str).map(looks_like_personal_identity_code).astype(bool)
+    """False where the text holds a personal identity code anywhere (data_contracts.identity)."""
+    text = series.astype("string")
+    shaped = text.str.contains(_CODE_SHAPE, case=False, regex=True)
+    candidates = shaped.fillna(False).astype(bool)
+    found = text[candidates].map(contains_personal_identity_code).astype(bool)
+    return ~found.reindex(series.index, fill_value=False)
+
+
+def _matches_whole(pattern: str) -> pa.Check:
+    """The text matches ``pattern`` as a whole: as pydantic's Rust regex reads ``^...$``, where
+    Python's re.match would let "837\\n" through (``$`` also matches before a final newline)."""
+    return pa.Check(
+        lambda series: series.astype("string").str.fullmatch(pattern),
+        name="str_matches",
+        error=f"str_matches('{pattern}')",
+    )
 
 
 def _support_level_matches_need(frame: pd.DataFrame) -> pd.Series:
@@ -191,15 +208,15 @@ def _column_checks(field: ContractField) -> list[pa.Check]:
     if field.maximum is not None:
         checks.append(pa.Check.le(field.maximum))
     if field.pattern is not None:
-        checks.append(pa.Check.str_matches(field.pattern))
+        checks.append(_matches_whole(field.pattern))
     if field.categories is not None:
         checks.append(pa.Check.isin(list(field.categories)))
-    if field.name == "client_ref":
+    if field.role == "identifier":
         checks.append(
             pa.Check(
                 _not_a_personal_identity_code,
                 element_wise=False,
-                error="looks like a personal identity code",
+                error=PERSONAL_IDENTITY_CODE_PROBLEM,
                 name="not_a_personal_identity_code",
             )
         )
@@ -245,6 +262,15 @@ def contract_markdown() -> str:
         "*identifier* and *context* = recorded, never inputs; *label* = outcome; "
         "*synthetic* = generated data only.",
         "",
+        "Values have JSON's types, held strictly on every path (the API, the registered model, "
+        'files): an integer is a JSON integer (not `"20"`, `20.0`, `1e1` or `true`), a boolean '
+        '`true` or `false` (not `1`, `"true"` or `"yes"`), text a JSON string used as sent '
+        "(spaces around it are refused, never trimmed), a booking time an ISO 8601 string (never a "
+        "number). A frame may keep integers with gaps as floats (`7.0`); a CSV file's cells are "
+        "text read by JSON's literals (`20`, `true`/`false` in any letter case; empty = missing). "
+        "Unknown fields are refused. No identifier may contain a personal identity code, with or "
+        "without its separator or a prefix.",
+        "",
         "| field | role | type | allowed values | unit | if missing | meaning |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -255,6 +281,8 @@ def contract_markdown() -> str:
             allowed = f"{_fmt(f.minimum)} to {_fmt(f.maximum)}"
         elif f.pattern is not None:
             allowed = f"`{f.pattern}`"
+        elif f.kind == "datetime":
+            allowed = f"ISO 8601, {BOOKING_TIME_WINDOW}"
         else:
             allowed = "any"
         if f.nullable:

@@ -7,8 +7,9 @@ or behind a prefix (``FI131052-308T``, ``hetu:131052-308T``). Every identifier a
 service refuses a value that contains one, so that no code reaches the audit store in clear.
 
 A run of characters is taken for a code when its first six digits are a real date and its check
-character is right (a chance of 1 in 31 for digits that are not a code), so that most running
-numbers and dated references such as ``BK-20260101-0042`` pass. A code with a wrong check character
+character is right (a chance of 1 in 31 for digits that are not a code), and it is not part of a
+longer run of digits, so that most running numbers, long numeric ids and dated references such as
+``BK-20260101-0042`` pass. A code with a wrong check character
 is not a valid code and is not caught.
 """
 
@@ -19,10 +20,11 @@ from datetime import date
 
 CHECK_CHARACTERS = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 
-# A lookahead, so that overlapping candidates are all tried (``9131052-308T`` holds one too).
+# Inside a lookahead, so that overlapping candidates are all tried; never inside a longer run of
+# digits, so that long numeric ids (16 or 19 digits) are not refused by chance.
 _CANDIDATE = re.compile(
-    r"(?=(?P<day>[0-9]{2})(?P<month>[0-9]{2})(?P<year>[0-9]{2})"
-    r"(?P<sign>[-+A-FU-Y_ .:/]?)(?P<number>[0-9]{3})(?P<check>[0-9A-Y]))",
+    r"(?<![0-9])(?=(?P<day>[0-9]{2})(?P<month>[0-9]{2})(?P<year>[0-9]{2})"
+    r"(?P<sign>[-+A-FU-Y_ .:/]?)(?P<number>[0-9]{3})(?P<check>[0-9A-Y])(?![0-9]))",
     re.IGNORECASE,
 )
 

@@ -1,6 +1,7 @@
 """Booking records one by one: the API's own pydantic model applied to the rows of a frame (the
 registered model's path for small frames), reading values by the same rules as the column-wise
-validation of ``data_contracts.validation``; and records as a booking system sends them in JSON."""
+validation of ``data_contracts.validation`` (both hold the rules of ``data_contracts.values``); and
+records as a booking system sends them in JSON."""
 
 from __future__ import annotations
 
@@ -11,16 +12,7 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.contract import FIELDS_BY_NAME
-from data_contracts.validation import (
-    _FALSE,
-    _TRUE,
-    _WHOLE_NUMBER,
-    ContractError,
-    ContractViolation,
-    _boolean_text,
-    _model_columns,
-    _unreadable,
-)
+from data_contracts.validation import ContractError, ContractViolation, _model_columns
 
 
 def _plain(value: Any) -> Any:
@@ -36,29 +28,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _as_the_columns_read_them(raw: dict[str, Any], row: int) -> list[ContractViolation]:
-    """Read a record's values by the rules ``coerce_bookings`` reads a column by (in place), so
-    that a small frame and a large one accept and refuse the same values: text is trimmed; a
-    boolean is true/false, yes/no, t/f, y/n or 1/0 (not "on"); true/false is not a number; a
-    whole number written as text is digits only (not "1_0")."""
-    refused: list[ContractViolation] = []
-    for name, value in raw.items():
+def _as_the_columns_read_them(
+    raw: dict[str, Any], float_columns: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """A record of a frame as the JSON it stands for (in place), so that the API's strict model
+    reads it as the column-wise validation reads its columns (data_contracts.values): a frame
+    keeps JSON integers with gaps as floats ([7, null] is [7.0, NaN]), so in a column of float
+    dtype an integer field's whole, finite number is that integer. Nothing else is changed: text
+    is not trimmed, "1_0" and "20" stay text, 1 stays a number (the model refuses them)."""
+    for name in float_columns:
+        value = raw.get(name)
         field = FIELDS_BY_NAME.get(name)
-        if field is None or value is None:
-            continue
-        if isinstance(value, str):
-            value = raw[name] = value.strip()
-        if field.kind == "boolean" and not isinstance(value, bool):
-            text = _boolean_text(value)
-            if text not in _TRUE | _FALSE:
-                refused.append(ContractViolation(name, _unreadable(field), row, str(value)))
-            else:
-                raw[name] = text in _TRUE
-        elif field.kind in ("integer", "number") and isinstance(value, bool):
-            refused.append(ContractViolation(name, _unreadable(field), row, str(value)))
-        elif field.kind == "integer" and isinstance(value, str) and not _WHOLE_NUMBER.match(value):
-            refused.append(ContractViolation(name, _unreadable(field), row, value))
-    return refused
+        if (
+            field is not None
+            and field.kind == "integer"
+            and isinstance(value, float)
+            and math.isfinite(value)
+            and value.is_integer()
+        ):
+            raw[name] = int(value)
+    return raw
 
 
 def validate_records(
@@ -75,6 +64,8 @@ def validate_records(
     read = set(_model_columns(frame, fields))
     names = [str(c) for c in frame.columns]
     positions = [i for i, name in enumerate(frame.columns) if name in read]
+    dtypes = list(frame.dtypes)
+    float_columns = frozenset(names[i] for i in positions if dtypes[i].kind == "f")
     if len(frame) == 0:
         raise ContractError([ContractViolation("file", "no booking records (empty input)")])
     records: list[dict[str, Any]] = []
@@ -82,11 +73,9 @@ def validate_records(
     seen: set[str] = set()
     # One object array, row by row: pandas' own row iterators cost ~15 µs a column.
     for row, values in enumerate(frame.to_numpy(dtype=object), start=1):
-        raw = {names[i]: _plain(values[i]) for i in positions}
-        refused = _as_the_columns_read_them(raw, row)
-        if refused:
-            violations += refused
-            continue
+        raw = _as_the_columns_read_them(
+            {names[i]: _plain(values[i]) for i in positions}, float_columns
+        )
         try:
             record = model.model_validate(raw).model_dump()
         except ValidationError as exc:

@@ -1,15 +1,15 @@
 """Reading and validating booking files and frames against the contract.
 
-Validation happens in two steps, both driven by the contract: ``coerce_bookings`` turns raw values
-(strings from a CSV, or typed Parquet columns) into the contract's dtypes and reports every value it
-cannot read; then the pandera schema of ``data_contracts.contract`` checks ranges, categories,
-patterns, uniqueness and nullability. Every problem is reported with its row, field and value; no
-problem is ever a traceback.
+Validation happens in two steps, both driven by the contract: ``coerce_bookings`` reads every value
+by the rules of ``data_contracts.values`` (JSON's types, held strictly; the text of a CSV file by
+JSON's literals) into the contract's dtypes and reports every value it cannot read; then the pandera
+schema of ``data_contracts.contract`` checks ranges, categories, patterns, personal identity codes,
+uniqueness and nullability. Every problem is reported with its row, field and value (never an
+identifier's or a personal identity code's value in a printed report); no problem is a traceback.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pandera.errors
 
+from data_contracts.columns import read_column
 from data_contracts.contract import (
     CONTRACT_FIELDS,
     FIELDS_BY_NAME,
@@ -26,14 +27,25 @@ from data_contracts.contract import (
     booking_frame_schema,
     fields_with_role,
 )
+from data_contracts.identity import contains_personal_identity_code
+from data_contracts.values import NOT_A_TIME, OUTSIDE_THE_WINDOW, booking_time_latest
 
-#: a whole number written as text: digits only ("1e1" and "1_0" are not)
-_WHOLE_NUMBER = re.compile(r"^[+-]?\d+$")
-_TRUE = frozenset({"true", "1", "yes", "t", "y"})
-_FALSE = frozenset({"false", "0", "no", "f", "n"})
 SUPPORTED_SUFFIXES = (".csv", ".parquet")
 #: whose values a printed report names but never shows (the client reference)
 IDENTIFIERS = frozenset({"client_ref"})
+
+
+def hidden_because(field: str, value: object) -> str | None:
+    """Why a report must not print ``value`` of ``field`` (None: it may): a client reference is
+    never printed, nor any value that contains a personal identity code sent by mistake. For every
+    printed report, log line and message that names a refused value."""
+    if value is None:
+        return None
+    if field in IDENTIFIERS:
+        return "an identifier"
+    if contains_personal_identity_code(str(value)):
+        return "it contains a personal identity code"
+    return None
 
 
 @dataclass(frozen=True)
@@ -48,11 +60,12 @@ class ContractViolation:
     def __str__(self) -> str:
         where = f"row {self.row}, " if self.row is not None else ""
         value = f" (value: {self.value!r})" if self.value is not None else ""
-        if value and self.field in IDENTIFIERS:
-            # Printed reports end in terminals, cron mail and logs: an identifier (perhaps a
-            # personal identity code sent by mistake) is named, never echoed. The value stays on
-            # the violation object for the caller who sent it.
-            value = " (value hidden: an identifier)"
+        # Printed reports end in terminals, cron mail and logs: an identifier, or any value holding
+        # a personal identity code sent by mistake, is named, never echoed. The value stays on the
+        # violation object for the caller who sent it.
+        hidden = hidden_because(self.field, self.value)
+        if hidden is not None:
+            value = f" (value hidden: {hidden})"
         return f"{where}field {self.field!r}: {self.problem}{value}"
 
 
@@ -105,19 +118,6 @@ def read_bookings(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def _holds_booleans(raw: pd.Series) -> bool:
-    if pd.api.types.is_bool_dtype(raw.dtype):
-        return True
-    return raw.dtype == object and any(isinstance(v, bool | np.bool_) for v in raw.dropna())
-
-
-def _boolean_text(value: object) -> str:
-    """A boolean cell as text: 1.0 and 0.0 (pandas' 0/1 with blanks) read as 1 and 0."""
-    if isinstance(value, float | np.floating) and value in (0.0, 1.0):
-        return str(int(value))
-    return str(value).strip().lower()
-
-
 def _refuse_nul_bytes(path: Path) -> None:
     """A NUL byte would silently cut a CSV cell short (the C parser stops there): refuse the file."""
     with path.open("rb") as handle:
@@ -133,63 +133,14 @@ def _as_text(value: object) -> str:
     return str(value)
 
 
-def _coerce_column(raw: pd.Series, field: ContractField) -> tuple[pd.Series, pd.Series]:
-    """The column in the contract's dtype, and a mask of values that could not be read."""
-    present = raw.notna()
-    if field.kind in ("integer", "number") and _holds_booleans(raw):
-        # true/false is not a number (the record path refuses it too)
-        return pd.Series(
-            pd.NA, index=raw.index, dtype="Int64" if field.kind == "integer" else "Float64"
-        ), present
-    if field.kind == "integer":
-        numbers = pd.to_numeric(raw, errors="coerce")
-        bad = present & (numbers.isna() | (numbers.notna() & (numbers % 1 != 0)))
-        # as text, a whole number is digits only ("1e1" and "1_0" are not; the record path agrees)
-        texts = raw.map(lambda v: isinstance(v, str) and not _WHOLE_NUMBER.match(v.strip()))
-        bad |= present & texts.astype(bool)
-        return numbers.where(~bad).astype("Float64").astype("Int64"), bad
-    if field.kind == "number":
-        numbers = pd.to_numeric(raw, errors="coerce")
-        bad = present & numbers.isna()
-        return numbers.astype("Float64"), bad
-    if field.kind == "boolean":
-        if pd.api.types.is_bool_dtype(raw.dtype):
-            return raw.astype("boolean"), pd.Series(False, index=raw.index)
-        text = raw.map(_boolean_text, na_action="ignore")
-        values = pd.Series(pd.NA, index=raw.index, dtype="boolean")
-        values[text.isin(_TRUE)] = True
-        values[text.isin(_FALSE)] = False
-        return values, present & values.isna()
-    if field.kind == "datetime":
-        if not pd.api.types.is_datetime64_any_dtype(raw.dtype):
-            raw = raw.astype("string")  # numpy.str_ values (MLflow "inputs" payloads) break parsing
-        try:
-            stamps = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
-        except (ValueError, TypeError):
-            stamps = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
-        stamps = stamps.astype("datetime64[ns, UTC]")
-        return stamps, present & stamps.isna()
-    if field.kind == "category":
-        text = raw.map(lambda v: str(v).strip(), na_action="ignore")
-        bad = present & ~text.isin(list(field.categories or ()))
-        return text.where(~bad).astype(field.pandas_dtype), bad
-    text = raw.map(lambda v: str(v).strip(), na_action="ignore")
-    return text.astype("string"), pd.Series(False, index=raw.index)
-
-
-def _out_of_range(values: pd.Series, field: ContractField) -> pd.Series:
-    """Numbers outside the field's range, found before any cast so the report shows them as written
-    (a huge number cast to Int64 would wrap around)."""
-    numbers = pd.to_numeric(values, errors="coerce")
-    low = -np.inf if field.minimum is None else field.minimum
-    high = np.inf if field.maximum is None else field.maximum
-    return numbers.notna() & ((numbers < low) | (numbers > high))
-
-
 def _range_text(field: ContractField) -> str:
     low = "-" if field.minimum is None else f"{field.minimum:g}"
     high = "-" if field.maximum is None else f"{field.maximum:g}"
     return f"out of range {low} to {high}"
+
+
+def _outside(field: ContractField) -> str:
+    return OUTSIDE_THE_WINDOW if field.kind == "datetime" else _range_text(field)
 
 
 def _unreadable(field: ContractField) -> str:
@@ -200,17 +151,22 @@ def _unreadable(field: ContractField) -> str:
     if field.kind == "boolean":
         return "not true/false"
     if field.kind == "datetime":
-        return "not an ISO 8601 date and time"
+        return NOT_A_TIME
     if field.kind == "category":
         return "unknown category; allowed: " + ", ".join(field.categories or ())
-    return "cannot be read"
+    return "not text"
 
 
 def coerce_bookings(
-    raw: pd.DataFrame, labelled: bool | None = None, fields: tuple[str, ...] | None = None
+    raw: pd.DataFrame,
+    labelled: bool | None = None,
+    fields: tuple[str, ...] | None = None,
+    csv_text: bool = False,
 ) -> tuple[pd.DataFrame, list[ContractViolation]]:
     """Cast known columns to the contract's dtypes; report missing, unknown and unreadable ones.
-    ``fields``: cast and check only these (the others must still be contract columns)."""
+    ``fields``: cast and check only these (the others must still be contract columns).
+    ``csv_text``: every cell is the text of a CSV file, read by JSON's literals; otherwise every
+    value must have its field's JSON type (data_contracts.values)."""
     if labelled is None:
         labelled = any(name in raw.columns for name in fields_with_role("label", "synthetic"))
     raw = raw.reset_index(drop=True)
@@ -227,21 +183,14 @@ def coerce_bookings(
         if (f.name in fields if fields is not None else labelled or f.in_every_record)
     ]
     columns: dict[str, pd.Series] = {}
+    latest = booking_time_latest()
     for field in expected:
         if field.name not in raw.columns:
             if field.in_every_record:
                 violations.append(ContractViolation(field.name, "missing column"))
             continue
-        column = raw[field.name]
-        outside = pd.Series(False, index=raw.index)
-        if field.kind in ("integer", "number"):
-            outside = _out_of_range(column, field)
-            column = column.where(~outside)
-        values, bad = _coerce_column(column, field)
-        for mask, problem in (
-            (bad, _unreadable(field)),
-            (outside, _range_text(field)),
-        ):
+        values, bad, outside = read_column(raw[field.name], field, csv_text, latest)
+        for mask, problem in ((bad, _unreadable(field)), (outside, _outside(field))):
             for position in np.flatnonzero(mask.to_numpy()):
                 violations.append(
                     ContractViolation(
@@ -309,12 +258,14 @@ def validate_bookings(
     labelled: bool | None = None,
     source: str = "input",
     fields: tuple[str, ...] | None = None,
+    csv_text: bool = False,
 ) -> pd.DataFrame:
     """The frame in the contract's dtypes, or ContractError listing every violation. ``fields``:
-    only these columns are kept, cast and checked (e.g. the model's inputs)."""
+    only these columns are kept, cast and checked (e.g. the model's inputs). ``csv_text``: the
+    frame holds the text cells of a CSV file (``read_bookings``); otherwise typed values."""
     if labelled is None:
         labelled = any(name in frame.columns for name in fields_with_role("label", "synthetic"))
-    coerced, violations = coerce_bookings(frame, labelled, fields)
+    coerced, violations = coerce_bookings(frame, labelled, fields, csv_text)
     if not any(v.field == "file" for v in violations):
         already = {(v.field, v.row) for v in violations}
         violations += _schema_violations(coerced, labelled, already, fields)
@@ -357,5 +308,6 @@ def prepare_records(frame: pd.DataFrame, fields: tuple[str, ...] | None = None) 
 
 
 def load_bookings(path: str | Path, labelled: bool | None = None) -> pd.DataFrame:
-    """Read and validate a booking file: CSV or Parquet."""
-    return validate_bookings(read_bookings(path), labelled, source=str(path))
+    """Read and validate a booking file: CSV (its text read by JSON's literals) or Parquet."""
+    csv_text = Path(path).suffix.lower() == ".csv"
+    return validate_bookings(read_bookings(path), labelled, source=str(path), csv_text=csv_text)

@@ -8,7 +8,9 @@ checks the same failure twice: through ``load_bookings`` (``ContractError.violat
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -225,7 +227,7 @@ def test_client_ref_like_a_personal_identity_code(corrupt_cell: CorruptCell):
     violation = the_only_violation(path)
 
     assert (violation.field, violation.row, violation.value) == ("client_ref", 5, "131052-308T")
-    assert violation.problem == "looks like a personal identity code"
+    assert violation.problem.startswith("contains a personal identity code")
     # The report names the row and field but never prints the code itself (terminals, cron mail).
     assert_cli_rejects(path, "row 5", "field 'client_ref'", "value hidden: an identifier")
     assert "131052-308T" not in runner.invoke(app, ["validate", str(path)]).output
@@ -347,6 +349,170 @@ def test_booking_record_refuses_extra_field():
 
 def test_booking_record_refuses_personal_identity_code():
     assert error_locations(client_ref="131052-308T") == [("client_ref",)]
+    assert error_locations(booking_id="hetu:131052-308T") == [("booking_id",)]
+
+
+def test_booking_record_keeps_values_as_sent_and_reads_times_as_utc():
+    record = BookingRecord.model_validate(
+        {**VALID_RECORD, "booking_time": "2025-03-04T11:15:00+02:00"}
+    )
+    assert record.booking_time == datetime(2025, 3, 4, 9, 15, tzinfo=UTC)
+    assert record.booking_time.utcoffset() == timedelta(0)
+    assert error_locations(booking_id=" PIR-1-00000042") == [("booking_id",)]  # not trimmed
+
+
+# -- strict types in files (CSV text is read by JSON's literals) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("work_ability_score", " 7", "not a whole number"),
+        ("work_ability_score", "7 ", "not a whole number"),
+        ("work_ability_score", "+7", "not a whole number"),
+        ("work_ability_score", "07", "not a whole number"),
+        ("work_ability_score", "7.0", "not a whole number"),
+        ("work_ability_score", "1e1", "not a whole number"),
+        ("work_ability_score", "1_0", "not a whole number"),
+        ("work_ability_score", "true", "not a whole number"),
+        ("work_ability_score", "٣", "not a whole number"),
+        ("age", "9" * 5000, "out of range 15 to 70"),
+        ("mental_health_concern", "yes", "not true/false"),
+        ("mental_health_concern", "1", "not true/false"),
+        ("mental_health_concern", "0", "not true/false"),
+        ("mental_health_concern", "off", "not true/false"),
+        ("mental_health_concern", " true", "not true/false"),
+        ("consent_multi_agency", "t", "not true/false"),
+        ("municipality", "٨٣٧", "does not match the pattern ^[0-9]{3}$"),
+        ("municipality", " 837", "does not match the pattern ^[0-9]{3}$"),
+        ("booking_id", "PIR-1 ", "does not match the pattern"),
+        ("employment_status", " unemployed", "unknown category"),
+        ("booking_time", "0001-01-01T00:00:00Z", "outside the plausible booking times"),
+        ("booking_time", "9999-12-31T23:59:59-14:00", "outside the plausible booking times"),
+        ("booking_time", "2999-01-01T00:00:00Z", "outside the plausible booking times"),
+        ("booking_time", "1700000000", "not an ISO 8601 date and time"),
+        ("booking_time", "2025-03-04 09:15:00", "not an ISO 8601 date and time"),
+    ],
+)
+def test_a_csv_cell_of_the_wrong_type_is_named_with_its_value(
+    corrupt_cell: CorruptCell, field: str, value: str, problem: str
+):
+    path = corrupt_cell(field, 5, value)
+
+    violation = the_only_violation(path)
+
+    assert (violation.field, violation.row, violation.value) == (field, 5, value)
+    assert violation.problem.startswith(problem), violation.problem
+    assert_cli_rejects(path, "row 5", f"field {field!r}", f"(value: {value!r})")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("booking_id", "FI131052-308T"),
+        ("booking_id", "131052308T"),
+        ("booking_id", "hetu:131052-308T"),
+        ("booking_id", "131052_308T"),
+        ("client_ref", "FI131052-308T"),
+        ("client_ref", "client-131052308T"),
+        ("client_ref", "hetu:131052-308T"),
+        ("client_ref", "131052_308T"),
+    ],
+)
+def test_a_personal_identity_code_in_an_identifier_cell_is_named_never_printed(
+    corrupt_cell: CorruptCell, field: str, value: str
+):
+    path = corrupt_cell(field, 5, value)
+
+    violation = the_only_violation(path)
+
+    assert (violation.field, violation.row, violation.value) == (field, 5, value)
+    assert violation.problem.startswith("contains a personal identity code")
+    assert_cli_rejects(path, "row 5", f"field {field!r}", "value hidden")
+    output = runner.invoke(app, ["validate", str(path)]).output
+    assert "308T" not in output and "131052" not in output
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "read"),
+    [
+        ("mental_health_concern", "TRUE", True),
+        ("mental_health_concern", "false", False),
+        ("work_ability_score", "0", 0),
+        ("months_unemployed", "-0", 0),
+        ("booking_id", "BK-20260101-0042", "BK-20260101-0042"),
+        ("booking_id", "booking-000123", "booking-000123"),
+        ("booking_time", "2025-03-04", pd.Timestamp("2025-03-04", tz="UTC")),
+        ("booking_time", "2025-03-04T11:15+02:00", pd.Timestamp("2025-03-04T09:15", tz="UTC")),
+    ],
+)
+def test_csv_text_of_the_right_type_is_read(
+    corrupt_cell: CorruptCell, field: str, value: str, read: Any
+):
+    frame = load_bookings(corrupt_cell(field, 5, value))
+    assert frame[field].iloc[4] == read
+
+
+def test_typed_columns_must_hold_their_types(tiny_cohort: pd.DataFrame, tmp_path: Path):
+    """A Parquet file is typed: numbers written as text, or a municipality as a number, are
+    refused (a CSV file's cells are text and read as such)."""
+    typed = tiny_cohort.astype({"work_ability_score": "string"})
+    typed["municipality"] = typed["municipality"].astype(int)
+    path = tmp_path / "typed.parquet"
+    typed.to_parquet(path, index=False)
+
+    violations = violations_of(path)
+
+    present = int(tiny_cohort["work_ability_score"].notna().sum())
+    assert {v.field for v in violations} == {"work_ability_score", "municipality"}
+    assert sum(v.field == "work_ability_score" for v in violations) == present
+    assert sum(v.field == "municipality" for v in violations) == len(tiny_cohort)
+    assert {v.problem for v in violations} == {"not a whole number", "not text"}
+
+
+def test_a_value_holding_a_personal_identity_code_is_never_printed():
+    violation = ContractViolation("booking_id", "duplicated; must be unique", 3, "x-131052-308T")
+    assert "308T" not in str(violation) and "value hidden" in str(violation)
+    assert "BK-1" in str(ContractViolation("booking_id", "duplicated; must be unique", 3, "BK-1"))
+
+
+# -- the JSON Schema (the API's OpenAPI is generated from it) ---------------------------------------
+
+
+def test_the_json_schema_still_describes_every_field_with_ascii_patterns():
+    schema = BookingRecord.model_json_schema()
+    properties = schema["properties"]
+    assert set(properties) == set(BOOKING_COLUMNS)
+    assert schema["additionalProperties"] is False
+    assert properties["age"] == properties["age"] | {"type": "integer", "minimum": 15}
+    assert properties["booking_time"]["type"] == "string"
+    assert properties["booking_time"]["format"] == "date-time"
+    assert properties["municipality"]["pattern"] == "^[0-9]{3}$"
+    assert properties["consent_multi_agency"]["type"] == "boolean"
+    assert {"type": "integer", "minimum": 0, "maximum": 10} in [
+        {k: v for k, v in option.items()} for option in properties["work_ability_score"]["anyOf"]
+    ]
+    assert "\\d" not in json.dumps(schema)  # \d matches other scripts' digits too
+    patterns = [p["pattern"] for p in properties.values() if "pattern" in p]
+    assert len(patterns) == 3 and all(p.startswith("^") and p.endswith("$") for p in patterns)
+
+
+def test_code_free_references_never_hold_a_personal_identity_code():
+    import numpy as np
+
+    from data_contracts.booking import CLIENT_REF_PATTERN
+    from data_contracts.identity import contains_personal_identity_code
+    from data_contracts.values import code_free_reference
+
+    rng = np.random.default_rng(0)
+    hex_digits = [f"{n:015x}" for n in rng.integers(0, 2**60, size=20_000, dtype=np.int64)]
+    # The old form could hold one: 131052 014 has the check character A.
+    assert contains_personal_identity_code("syn-a131052014abc")
+    assert not contains_personal_identity_code(code_free_reference("syn", "a131052014abc"))
+    made = [code_free_reference("syn", h) for h in hex_digits]
+    assert not any(contains_personal_identity_code(ref) for ref in made)
+    assert all(re.fullmatch(CLIENT_REF_PATTERN, ref) for ref in made)
+    assert code_free_reference("syn", "4c2402557150" + "b73") == "syn-4c240-25571-50b73"
 
 
 # -- the derived field lists and the generated documentation ----------------------------------------

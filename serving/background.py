@@ -3,22 +3,56 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 
 from fastapi import FastAPI
 
+from audit.checkpoints import CheckpointKeyError, Signer, load_signer
+from audit.store import AuditStore
 from serving.logs import log_event
 from serving.models import LoadedModel, load_champion, resolve_version
 from serving.settings import ServiceSettings
 
 
 async def checkpoint_audit(app: FastAPI, every_seconds: float = 2.0) -> None:
-    """SQLite WAL checkpoints off the request path (see audit.store)."""
+    """SQLite WAL checkpoints off the request path (see audit.store), and every
+    ``checkpoint_seconds`` the audit chain's head signed into a checkpoint if it has moved."""
+    settings: ServiceSettings = app.state.settings
+    signer = await _signer(settings) if settings.checkpoint_seconds > 0 else None
+    tick = every_seconds if signer is None else min(every_seconds, settings.checkpoint_seconds)
+    last_signed = time.monotonic()
     while True:
-        await asyncio.sleep(every_seconds)
+        await asyncio.sleep(tick)
+        audit: AuditStore = app.state.audit
         try:
-            await asyncio.to_thread(app.state.audit.checkpoint)
+            await asyncio.to_thread(audit.checkpoint)
         except Exception as exc:  # a failed checkpoint is retried; requests are unaffected
             log_event("audit_checkpoint_failed", error=type(exc).__name__)
+        if signer is not None and time.monotonic() - last_signed >= settings.checkpoint_seconds:
+            last_signed = time.monotonic()
+            await sign_checkpoint(audit, signer)
+
+
+async def _signer(settings: ServiceSettings) -> Signer | None:
+    try:
+        return await asyncio.to_thread(load_signer, settings.checkpoint_key_file)
+    except CheckpointKeyError as exc:
+        # Without the key the chain is still written and verifiable row by row, but a rewritten
+        # chain or a cut tail can no longer be proven. `kykytutka secrets` creates the key.
+        log_event("audit_checkpoint_key_unusable", logging.ERROR, error=str(exc))
+        return None
+
+
+async def sign_checkpoint(audit: AuditStore, signer: Signer) -> None:
+    """Sign the chain head if it moved, and log the checkpoint: the copy outside the database."""
+    try:
+        checkpoint = await asyncio.to_thread(audit.sign_checkpoint, signer)
+    except Exception as exc:  # tried again next time
+        log_event("audit_checkpoint_sign_failed", logging.WARNING, error=str(exc)[:200])
+        return
+    if checkpoint is not None:
+        log_event("audit_checkpoint", **checkpoint.as_log())
 
 
 async def watch_champion(app: FastAPI, settings: ServiceSettings) -> None:

@@ -1,0 +1,107 @@
+"""``kykytutka audit ...``: checking the audit store's tamper-evident chain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+audit = typer.Typer(
+    name="audit",
+    help="Check the audit store: its hash chain and signed checkpoints.",
+    no_args_is_help=True,
+)
+
+
+def _usage(message: str) -> typer.Exit:
+    typer.echo(f"kykytutka audit verify: {message}", err=True)
+    return typer.Exit(2)
+
+
+@audit.command()
+def verify(
+    url: Annotated[
+        str | None,
+        typer.Option(help="Audit store URL (default: KYKYTUTKA_AUDIT_URL, else the local one)."),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="The checkpoint key's public half (checkpoint.key.pub), to check the "
+            "checkpoints' signatures."
+        ),
+    ] = None,
+    checkpoint_key_file: Annotated[
+        Path | None,
+        typer.Option(help="Or the checkpoint key itself (its public half is used)."),
+    ] = None,
+) -> None:
+    """Walk the audit chain: exit 0 if intact, 1 naming the first row tampered with.
+
+    Checks every decision, feedback and outcome row against its hash and the one before it, the
+    chain head, and every signed checkpoint. Exit 0 with the count when intact; 1 naming the
+    first row changed, deleted or inserted out of order (table, row id, seq, what); 2 on a usage
+    error."""
+    import os
+
+    import sqlalchemy as sa
+
+    from audit.checkpoints import CheckpointKeyError, Verifier, load_verifier
+    from audit.schema import missing_columns
+    from audit.store import shown
+    from audit.verify import verify_chain
+
+    if public_key is not None and checkpoint_key_file is not None:
+        raise _usage("--public-key and --checkpoint-key-file: give one of them")
+    from_environment = os.environ.get("KYKYTUTKA_AUDIT_URL")
+    store_url = url or from_environment or "sqlite:///.kykytutka/audit.db"
+    option = "KYKYTUTKA_AUDIT_URL" if from_environment and not url else "--url"
+    verifier: Verifier | None = None
+    key = public_key or checkpoint_key_file
+    if key is not None:
+        name = "--public-key" if public_key is not None else "--checkpoint-key-file"
+        try:
+            verifier = load_verifier(key)
+        except CheckpointKeyError as error:
+            raise _usage(f"{name}: {error}") from None
+    try:
+        parsed = sa.engine.make_url(store_url)
+    except sa.exc.ArgumentError:
+        raise _usage(f"{option}: not a database URL: {store_url!r}") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise _usage(f"{option}: {shown(store_url)}: use sqlite:///... or postgresql+psycopg://...")
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+        raise _usage(f"{option}: no audit store at {shown(store_url)}")
+    engine = sa.create_engine(store_url)
+    try:
+        with engine.connect() as connection:
+            missing = missing_columns(connection)
+        if missing:
+            tables = "; ".join(f"{t} lacks {', '.join(c)}" for t, c in missing.items())
+            raise _usage(
+                f"{shown(store_url)} has no hash chain (made by an older release: {tables})"
+            )
+        result = verify_chain(engine, verifier)
+    except sa.exc.SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise _usage(f"{option}: cannot read {shown(store_url)}: {reason}") from None
+    finally:
+        engine.dispose()
+    if result.problem is not None:
+        typer.echo(f"audit chain BROKEN at {result.problem}", err=True)
+        typer.echo(f"  {result.total:,} rows verified before it", err=True)
+        raise typer.Exit(1)
+    counts = ", ".join(f"{name} {count:,}" for name, count in result.rows.items())
+    typer.echo(f"audit chain intact: {result.total:,} rows ({counts}); head seq {result.head[0]}")
+    if result.checkpoints and verifier is not None:
+        typer.echo(
+            f"  {result.checkpoints:,} checkpoints hold, signatures verified "
+            f"(key {verifier.key_id})"
+        )
+    elif result.checkpoints:
+        typer.echo(
+            f"  {result.checkpoints:,} checkpoints hold; signatures NOT checked (give --public-key)"
+        )
+    else:
+        typer.echo("  no signed checkpoints yet")

@@ -1,0 +1,295 @@
+"""The store's one writer: group commit, deadlines, a locked store, the event loop left free, one
+chain from several processes, durable commits."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from audit.store import AuditStore, AuditUnavailable
+from audit.verify import verify_chain
+from tests.audit.conftest import decision, feedback_row, outcome_row, scalar
+
+pytestmark = [pytest.mark.code]
+
+
+@contextmanager
+def sqlite_locked(path: Path) -> Iterator[None]:
+    """Another connection holding the database's write lock (BEGIN EXCLUSIVE)."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+@contextmanager
+def postgres_locked(url: str) -> Iterator[None]:
+    """Another session holding the chain head's row lock, as a stuck writer would."""
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as other:
+        other.execute("SELECT * FROM chain_head WHERE id = 1 FOR UPDATE")
+        yield
+        other.rollback()
+
+
+@contextmanager
+def locked(url: str) -> Iterator[None]:
+    if url.startswith("sqlite"):
+        with sqlite_locked(Path(url.removeprefix("sqlite:///"))):
+            yield
+    else:
+        with postgres_locked(url):
+            yield
+
+
+def test_a_locked_store_refuses_within_the_timeout_and_writes_nothing(store_url: str) -> None:
+    store = AuditStore(store_url, timeout=0.5)
+    try:
+        store.record([decision(0)])
+        with locked(store_url):
+            started = time.monotonic()
+            with pytest.raises(AuditUnavailable) as raised:
+                store.record([decision(1)])
+            waited = time.monotonic() - started
+        assert 0.3 < waited < 1.2, waited
+        assert "decision" not in str(raised.value).lower() or "B-1" not in str(raised.value)
+        assert store.get(decision(1)["decision_id"]) is None  # nothing was written
+        store.record([decision(2)])  # the lock is gone: writes go on, the chain holds
+        result = verify_chain(store.engine)
+        assert result.intact and result.total == 2
+    finally:
+        store.close()
+
+
+def test_the_event_loop_runs_on_while_a_write_waits_for_a_locked_store(store_url: str) -> None:
+    store = AuditStore(store_url, timeout=1.0)
+
+    async def scenario() -> tuple[float, float]:
+        gaps = []
+        stop = asyncio.Event()
+
+        async def ticker() -> None:
+            last = time.monotonic()
+            while not stop.is_set():
+                await asyncio.sleep(0.01)
+                gaps.append(time.monotonic() - last)
+                last = time.monotonic()
+
+        ticking = asyncio.create_task(ticker())
+        started = time.monotonic()
+        with pytest.raises(AuditUnavailable):
+            await store.arecord([decision(1)])
+        waited = time.monotonic() - started
+        stop.set()
+        await ticking
+        return waited, max(gaps)
+
+    try:
+        with locked(store_url):
+            waited, worst_gap = asyncio.run(scenario())
+        assert 0.6 < waited < 2.5, waited
+        # Never held for the wait (a blocking write would hold it about a second); a loaded
+        # machine delays a 10 ms sleep by a few hundred ms at worst.
+        assert worst_gap < 0.5, worst_gap
+        asyncio.run(store.arecord([decision(2)]))
+        asyncio.run(store.arecord_feedback([feedback_row(2)]))
+        asyncio.run(store.arecord_outcome(outcome_row(2)))
+        assert verify_chain(store.engine).total == 3
+    finally:
+        store.close()
+
+
+def test_writes_that_arrive_together_share_one_commit(store_url: str) -> None:
+    """While the lock is held elsewhere, 40 writers queue; when it is let go, the writer takes
+    them all into one or two transactions."""
+    store = AuditStore(store_url, timeout=5.0)
+    try:
+        store.record([decision(0)])
+        before = store._writer.transactions
+        threads = [
+            threading.Thread(target=store.record, args=([decision(n)],)) for n in range(1, 41)
+        ]
+        with locked(store_url):
+            for thread in threads:
+                thread.start()
+            time.sleep(0.3)
+        for thread in threads:
+            thread.join()
+        assert store._writer.transactions - before <= 3
+        result = verify_chain(store.engine)
+        assert result.intact and result.total == 41
+    finally:
+        store.close()
+
+
+def test_one_bad_write_in_a_group_fails_alone(store_url: str) -> None:
+    store = AuditStore(store_url, timeout=5.0)
+    try:
+        store.record([decision(0, booking_id="CANARY-BOOKING")])
+        errors: dict[int, Exception] = {}
+
+        def write(number: int) -> None:
+            try:
+                # number 5 repeats the first decision's id: a primary key violation
+                store.record([decision(0 if number == 5 else number)])
+            except AuditUnavailable as exc:
+                errors[number] = exc
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(1, 11)]
+        with locked(store_url):
+            for thread in threads:
+                thread.start()
+            time.sleep(0.3)
+        for thread in threads:
+            thread.join()
+        assert list(errors) == [5]
+        message = str(errors[5])
+        assert "CANARY" not in message and decision(0)["decision_id"] not in message
+        result = verify_chain(store.engine)
+        assert result.intact and result.total == 10
+    finally:
+        store.close()
+
+
+def test_a_write_past_its_deadline_is_never_written(store_url: str) -> None:
+    """The caller was told "nothing was written" (a 503): the writer must not write it later."""
+    store = AuditStore(store_url, timeout=0.3)
+    try:
+        with locked(store_url):
+            with pytest.raises(AuditUnavailable):
+                store.record([decision(1)])
+            with pytest.raises(AuditUnavailable):
+                store.record([decision(2)], timeout=0.0)
+        store.record([decision(3)])  # after this, the writer has dealt with everything before
+        assert store.get(decision(1)["decision_id"]) is None
+        assert store.get(decision(2)["decision_id"]) is None
+        assert verify_chain(store.engine).total == 1
+    finally:
+        store.close()
+
+
+def test_the_readiness_heartbeat_writes_outside_the_chain(store_url: str) -> None:
+    store = AuditStore(store_url, timeout=0.5)
+    try:
+        assert store.writable()
+        assert store.head() == (0, "0" * 64)
+        with locked(store_url):
+            problem = store.check_writable()
+        assert problem is not None and "nothing was written" in problem
+        assert store.writable()
+    finally:
+        store.close()
+
+
+def test_sqlite_commits_are_durable_and_its_files_owner_only(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    path = tmp_path / "state" / "audit.db"
+    previous = os.umask(0o022)
+    try:
+        store = AuditStore(f"sqlite:///{path}")
+        store.record([decision(1)])
+        with store.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        os.umask(previous)
+    for name in ("audit.db", "audit.db-wal", "audit.db-shm"):
+        mode = stat.S_IMODE((path.parent / name).stat().st_mode)
+        assert mode == 0o600, f"{name}: {mode:o}"
+    store.close()
+
+
+def test_several_processes_write_one_chain(store_url: str) -> None:
+    """Worker processes writing one store at once: one chain, no seq twice, nothing lost."""
+    AuditStore(store_url).close()
+    script = (
+        "import sys\n"
+        "from audit.store import AuditStore\n"
+        "from tests.audit.conftest import decision, outcome_row\n"
+        "store = AuditStore(sys.argv[1], timeout=10)\n"
+        "first = int(sys.argv[2])\n"
+        "for n in range(first, first + 60):\n"
+        "    store.record([decision(n)])\n"
+        "    store.record_outcome(outcome_row(n))\n"
+        "store.close()\n"
+    )
+    workers = [
+        subprocess.Popen([sys.executable, "-c", script, store_url, str(first)])
+        for first in (0, 1_000, 2_000)
+    ]
+    assert [worker.wait(120) for worker in workers] == [0, 0, 0]
+    store = AuditStore(store_url)
+    try:
+        result = verify_chain(store.engine)
+        assert result.intact, result.problem
+        assert result.rows == {"decisions": 180, "feedback": 0, "outcomes": 180}
+        assert scalar(store_url, "SELECT max(seq) FROM outcomes") <= 360
+    finally:
+        store.close()
+
+
+OLD_SCHEMA = (  # the tables as the release before the chain made them
+    "CREATE TABLE decisions (decision_id VARCHAR(36) PRIMARY KEY, decided_at DATETIME NOT NULL, "
+    "client_ref_hash VARCHAR(64) NOT NULL, booking_id VARCHAR(64) NOT NULL, model_name "
+    "VARCHAR(64) NOT NULL, model_version VARCHAR(32) NOT NULL, contract_version VARCHAR(16) NOT "
+    "NULL, alert_probability FLOAT NOT NULL, alert BOOLEAN NOT NULL, segment_id VARCHAR(16) NOT "
+    "NULL, inputs JSON NOT NULL, output JSON NOT NULL)",
+    "CREATE TABLE feedback (id INTEGER PRIMARY KEY, decision_id VARCHAR(36) NOT NULL, outcome "
+    "VARCHAR(16) NOT NULL, override_reason VARCHAR(64), outcome_at DATETIME, received_at DATETIME "
+    "NOT NULL)",
+    "CREATE TABLE outcomes (id INTEGER PRIMARY KEY, decision_id VARCHAR(36) NOT NULL, "
+    "needs_support BOOLEAN NOT NULL, support_level VARCHAR(16), confirmed_at DATETIME NOT NULL, "
+    "received_at DATETIME NOT NULL, recorded_by VARCHAR(64) NOT NULL)",
+    "INSERT INTO decisions VALUES ('00000000-0000-0000-0000-000000000001', "
+    "'2026-11-02 08:00:00.000000', 'aa', 'B-1', 'kykytutka', '3', '1.2.0', 0.5, 1, 'S1', "
+    "'{\"age\": 40}', '{}')",
+    "INSERT INTO feedback VALUES (1, '00000000-0000-0000-0000-000000000001', 'accepted', NULL, "
+    "NULL, '2026-11-02 08:01:00.000000')",
+)
+
+
+def test_an_old_store_is_refused_clearly_and_still_read(tmp_path: Path) -> None:
+    """A store of the release before the chain (there is no migration): opening it to write is
+    a clear error naming what it lacks; `audit verify` says so (exit 2); monitoring still reads
+    it."""
+    from datetime import UTC, datetime
+
+    from typer.testing import CliRunner
+
+    from audit.store import AuditSchemaError
+    from audit.windows import read_feedback
+    from kykytutka.cli import app
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:
+        for statement in OLD_SCHEMA:
+            old.execute(statement)
+    url = f"sqlite:///{path}"
+    with pytest.raises(AuditSchemaError) as raised:
+        AuditStore(url)
+    message = str(raised.value)
+    assert "made by an older release" in message and "there is no migration" in message
+    assert "decisions lacks made_by, seq, prev_hash, row_hash" in message
+    assert "feedback lacks recorded_by, seq, prev_hash, row_hash" in message
+    with sqlite3.connect(path) as old:  # refused before anything was created in it
+        tables = {name for (name,) in old.execute("SELECT name FROM sqlite_master")}
+    assert "chain_head" not in tables and "heartbeat" not in tables
+    result = CliRunner().invoke(app, ["audit", "verify", "--url", url])
+    assert result.exit_code == 2 and "has no hash chain" in result.output
+    frame = read_feedback(url, datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+    assert list(frame["outcome"]) == ["accepted"]

@@ -17,7 +17,7 @@ export DO_NOT_TRACK := 1
 export EVIDENTLY_DISABLE_TELEMETRY := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: help install demo test lint typecheck format unit bench-synth bench-train bench-pyfunc bench-serve bench-monitor docs serve-demo stop
+.PHONY: help install demo test lint typecheck format unit bench-synth bench-train bench-pyfunc bench-serve bench-monitor bench-audit soak docs serve-demo stop
 
 help:
 	@echo "make demo   install everything and run the main job end to end on embedded defaults"
@@ -89,7 +89,18 @@ bench-monitor: install
 bench-pyfunc: install
 	$(BIN)/python benchmarks/pyfunc_speed.py
 
+# The audit store's cost per write (chain, synchronous FULL vs NORMAL, group commit), SQLite and
+# PostgreSQL (the suite's server, 127.0.0.1:5432).
+bench-audit: install
+	$(BIN)/python benchmarks/audit_speed.py
+
 # wrk comes from Debian's archive; the benchmark uses it for both servers.
 bench-serve: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python benchmarks/serve_speed.py
+
+# A few minutes of mixed good and bad requests (wrk on loopback): memory growth and errors.
+# SOAK_SECONDS (default 180) sets how long.
+soak: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python benchmarks/soak.py

@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from kykytutka.audit_cli import audit as audit_commands
+
 app = typer.Typer(
     name="kykytutka",
     help="Early detection of work-ability support needs at appointment booking.",
@@ -241,43 +243,55 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
-    """Start the scoring API (FastAPI under uvicorn); it loads models:/kykytutka@champion."""
-    import uvicorn
+    """Start the scoring API (FastAPI under uvicorn); it loads models:/kykytutka@champion.
+    Its limits and the reverse proxy in front: docs/deployment.md."""
+    import os
+
     from pydantic import ValidationError
 
+    from serving.server import run, uvicorn_config
     from serving.settings import ServiceSettings
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # stderr, past the log
+
     try:
-        ServiceSettings()
+        settings = ServiceSettings()
     except ValidationError as error:
         problems = "; ".join(
             f"KYKYTUTKA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
             for e in error.errors()
         )
         raise _fail(f"cannot start: {problems}") from None
-    uvicorn.run(
-        "serving.app:create_app", factory=True, host=host, port=port, workers=workers,
-        log_level="warning",
-    )  # fmt: skip
+    run(uvicorn_config(settings, host=host, port=port, workers=workers))
 
 
 @app.command()
 def apikey(
     name: Annotated[str, typer.Option(help="Who the key is for, e.g. the booking system's name.")],
-    role: Annotated[str, typer.Option(help="booking-system, auditor or coordinator.")],
+    role: Annotated[str | None, typer.Option(help="booking-system, auditor, coordinator.")] = None,
+    revoke: Annotated[bool, typer.Option("--revoke", help="Remove the keys of --name.")] = False,
 ) -> None:
-    """Create an API key: only its hash is stored; the key is printed once."""
-    from serving.security import Role, create_key
+    """Create an API key (only its hash is stored; the key is printed once), or revoke a name's
+    keys. A running service reads the key file again: no restart needed."""
+    import os
+
+    from serving.security import Role, create_key, revoke_keys
     from serving.settings import STATE_DIR
 
+    path = Path(os.environ.get("KYKYTUTKA_API_KEYS_FILE", STATE_DIR / "api-keys.json"))
+    if revoke:
+        removed = revoke_keys(path, name)
+        typer.echo(f"revoked {removed} key(s) of {name!r} in {path}", err=True)
+        if not removed:
+            raise typer.Exit(1)
+        return
+    roles = ", ".join(r.value for r in Role)
+    if role is None:
+        raise _fail(f"--role is required to create a key; use {roles}")
     try:
         chosen = Role(role)
     except ValueError:
-        roles = ", ".join(r.value for r in Role)
         raise _fail(f"--role: unknown role {role!r}; use {roles}") from None
-    import os
-
-    path = Path(os.environ.get("KYKYTUTKA_API_KEYS_FILE", STATE_DIR / "api-keys.json"))
     typer.echo(create_key(path, name, chosen))
 
 
@@ -342,17 +356,35 @@ def secrets(
     out: Annotated[Path, typer.Option(help="Environment file to write.")] = Path(
         ".kykytutka/service.env"
     ),
+    checkpoint_key: Annotated[
+        Path, typer.Option(help="Signing key of the audit checkpoints (public half: .pub).")
+    ] = Path(".kykytutka/checkpoint.key"),
 ) -> None:
-    """Write a new pseudonymisation key to an environment file (kept if it already exists)."""
+    """Write a new pseudonymisation key to an environment file and a new key that signs the audit
+    checkpoints (each kept if it already exists), owner-only (0600) whatever the umask."""
     import secrets as random_secrets
+    import stat
+
+    from serving.security import write_private
 
     if out.is_file():
-        typer.echo(f"{out} exists; kept")
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(f"KYKYTUTKA_PSEUDONYM_KEY={random_secrets.token_urlsafe(48)}\n")
-    out.chmod(0o600)
-    typer.echo(f"wrote {out}")
+        if out.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            out.chmod(0o600)
+            typer.echo(f"{out} exists; kept, and made owner-only (0600)")
+        else:
+            typer.echo(f"{out} exists; kept")
+    else:
+        write_private(out, f"KYKYTUTKA_PSEUDONYM_KEY={random_secrets.token_urlsafe(48)}\n")
+        typer.echo(f"wrote {out}")
+    from audit.checkpoints import create_checkpoint_key  # kept apart from the audit store
+
+    made = create_checkpoint_key(checkpoint_key)
+    typer.echo(
+        f"{'wrote' if made else 'kept'} {checkpoint_key} (public half: {checkpoint_key}.pub)"
+    )
+
+
+app.add_typer(audit_commands)  # kykytutka audit verify
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -18,7 +18,9 @@ from audit.store import AuditStore
 from serving.decisions import DecisionMaker
 from serving.metrics import Metrics
 from serving.models import LoadedModel
+from serving.ratelimit import RateLimiter, retry_after
 from serving.security import Caller, Role
+from serving.settings import ServiceSettings
 
 # -- credentials -----------------------------------------------------------------------------------
 
@@ -28,16 +30,36 @@ async def caller(
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> Caller:
-    """The holder of the API key sent as ``Authorization: Bearer ...`` or ``X-API-Key``."""
+    """The holder of the API key sent as ``Authorization: Bearer ...`` or ``X-API-Key``, within
+    its rate limit (429 with ``Retry-After`` past it)."""
     key = x_api_key
     if authorization and authorization.lower().startswith("bearer "):
         key = authorization[7:].strip()
     if not key:
         raise HTTPException(401, "credentials required", {"WWW-Authenticate": "Bearer"})
-    found: Caller | None = request.app.state.keys.identify(key)
+    state = request.app.state
+    found: Caller | None = state.keys.identify(key)
     if found is None:
         raise HTTPException(401, "unknown credentials", {"WWW-Authenticate": "Bearer"})
+    try:
+        limiter: RateLimiter | None = state.rate_limiter
+    except AttributeError:  # the first request of this worker
+        limiter = state.rate_limiter = rate_limiter(state.settings)
+    if limiter is not None and (wait := limiter.wait(found.name)):
+        raise HTTPException(
+            429,
+            f"over the rate limit of this key ({state.settings.rate_limit_per_second:g} requests "
+            f"a second, bursts of {state.settings.rate_limit_burst}); retry later",
+            {"Retry-After": retry_after(wait)},
+        )
     return found
+
+
+def rate_limiter(settings: ServiceSettings) -> RateLimiter | None:
+    """The per-key rate limit of ``settings``; None when it is off (a rate of 0)."""
+    if settings.rate_limit_per_second <= 0:
+        return None
+    return RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
 
 
 def role(required: Role) -> Callable[[Caller], Awaitable[Caller]]:

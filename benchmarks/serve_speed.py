@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from audit.checkpoints import create_checkpoint_key
 from benchmarks.champion import train_champion
 from data_contracts.records import as_json_records
 from serving.security import Role, create_key
@@ -62,6 +63,7 @@ def _wait(url: str, seconds: float = 150) -> None:
 def service_env(project: Path) -> tuple[dict[str, str], str]:
     """The environment of a service in the benchmark's project folder, and a booking-system key."""
     key = create_key(project / "keys.json", "bench", Role.BOOKING_SYSTEM)
+    create_checkpoint_key(project / "checkpoint.key")  # signed checkpoints run, as in production
     bin_dir = Path(sys.executable).parent
     env = {
         **os.environ,
@@ -70,6 +72,9 @@ def service_env(project: Path) -> tuple[dict[str, str], str]:
         "KYKYTUTKA_API_KEYS_FILE": str(project / "keys.json"),
         "KYKYTUTKA_AUDIT_URL": f"sqlite:///{project / 'audit.db'}",
         "KYKYTUTKA_MODEL_CACHE_DIR": str(project / "cache"),
+        # The limiter runs (its cost is measured) but one key may go as fast as it can.
+        "KYKYTUTKA_RATE_LIMIT_PER_SECOND": "1000000",
+        "KYKYTUTKA_CHECKPOINT_KEY_FILE": str(project / "checkpoint.key"),
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
     }
     return env, key

@@ -1,7 +1,8 @@
 """The scoring API for booking systems, with an audit trail for auditors: the app and its lifespan.
 
 The routes are in ``serving.routes`` (one module per job), what they depend on in ``serving.deps``,
-the decision builder in ``serving.decisions`` and every error body in ``serving.errors``.
+the decision builder in ``serving.decisions``, every error body in ``serving.errors`` and what the
+OpenAPI document says of them in ``serving.openapi``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from serving.logs import configure_logging, log_event
 from serving.metrics import Metrics
 from serving.middleware import BodyLimit, Observe
 from serving.models import ModelNotAvailable, load_champion
+from serving.openapi import install_openapi
 from serving.routes import ROUTERS
 from serving.security import KeyRing
 from serving.settings import ServiceSettings
@@ -44,6 +46,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     app.add_middleware(Observe)
+    install_openapi(app)  # the document as the service answers: credentials, errors, statuses
     return app
 
 
@@ -52,7 +55,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Keys, audit store, metrics and the champion model for as long as the app serves."""
     config: ServiceSettings = app.state.settings
     app.state.keys = KeyRing.load(config.api_keys_file)
-    app.state.audit = AuditStore(config.audit_url)
+    app.state.audit = AuditStore(config.audit_url, timeout=config.audit_timeout_seconds)
     app.state.metrics = Metrics()
     app.state.loaded = None
     app.state.model_problem = None
@@ -77,4 +80,4 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     for task in tasks:
         task.cancel()
-    app.state.audit.engine.dispose()
+    app.state.audit.close()  # the writer thread ends, its connection closes

@@ -3,6 +3,7 @@ stored decision read back."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,9 +43,15 @@ class DecisionMaker:
     audit: AuditStore
     metrics: Metrics
 
-    def assess(self, records: list[BookingRecord], language: str) -> list[Assessment]:
+    async def assess(
+        self, records: list[BookingRecord], language: str, made_by: str
+    ) -> list[Assessment]:
         """One assessment per record, all written to the audit store before any is returned; 503
-        when no model is loaded or the store cannot be written (then no decision was made)."""
+        when no model is loaded or the store cannot be written within the audit timeout (then no
+        decision was made). ``made_by``: the name of the API key that asked (accountability).
+
+        The write is awaited, not run on the event loop: a locked or slow store holds up only the
+        requests that wait for it, never /healthz nor the other requests' scoring."""
         loaded = self.loaded
         if loaded is None:
             raise HTTPException(503, "no model loaded yet")
@@ -71,6 +78,7 @@ class DecisionMaker:
                     "decision_id": assessment.decision_id,
                     "decided_at": decided_at,
                     "client_ref_hash": pseudonymise(record["client_ref"], key),
+                    "made_by": made_by,
                     "booking_id": record["booking_id"],
                     "model_name": loaded.name,
                     "model_version": loaded.version,
@@ -84,9 +92,10 @@ class DecisionMaker:
             )
             assessments.append(assessment)
         try:
-            self.audit.record(rows)  # before the answer: no decision goes unlogged
+            # Before the answer: no decision goes unlogged.
+            await self.audit.arecord(rows, timeout=self.settings.audit_timeout_seconds)
         except AuditUnavailable as exc:
-            log_event("audit_unavailable", error=str(exc)[:200])
+            log_event("audit_unavailable", logging.ERROR, error=str(exc)[:200])
             raise HTTPException(
                 503, "the audit store cannot be written; no decision was made"
             ) from None
@@ -170,14 +179,18 @@ def client_steps(segment_steps: list[str], level: str) -> list[str]:
     return ([LEVEL_STEPS[level]] if level in LEVEL_STEPS else []) + rest
 
 
-def find_decision(audit: AuditStore, decision_id: str) -> dict[str, Any]:
-    """The stored decision: 422 for a malformed id, 404 for an unknown one."""
+def find_decision(
+    audit: AuditStore, decision_id: str, made_by: str | None = None
+) -> dict[str, Any]:
+    """The stored decision: 422 for a malformed id, 404 for an unknown one, and 404 too when
+    ``made_by`` is given and another key made it (a booking system sees only its own decisions,
+    and cannot tell another's from none)."""
     try:
         uuid.UUID(decision_id)
     except ValueError:
         refuse("decision_id", decision_id, "not a decision id (UUID)")
     row = audit.get(decision_id)
-    if row is None:
+    if row is None or (made_by is not None and row.get("made_by") != made_by):
         raise HTTPException(404, f"no decision {decision_id}")
     row["decided_at"] = utc_iso(row["decided_at"])
     return row

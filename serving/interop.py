@@ -21,11 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from audit.store import now
-from data_contracts.booking import (
-    BOOKING_ID_PATTERN,
-    BookingRecord,
-    looks_like_personal_identity_code,
-)
+from data_contracts import code_free_reference
+from data_contracts.booking import BOOKING_ID_PATTERN, BookingRecord
 from serving.cds_hooks.schemas import (
     HookRequest,
     Item,
@@ -115,11 +112,7 @@ def read_hook_call(body: Any) -> HookCall | None:
     request = validated(HookRequest, body, hide=_SECRET)
     if request.fhirAuthorization is not None and request.fhirServer is None:
         raise refused("fhirServer", None, "required when fhirAuthorization is given")
-    context = request.context
-    if looks_like_personal_identity_code(context.patientId):
-        raise refused(
-            "context.patientId", None, "looks like a personal identity code; send the FHIR id"
-        )
+    context = request.context  # its ids hold no personal identity code (schemas.FhirId)
     for position, entry in enumerate(context.appointments.entry):
         where = f"context.appointments.entry.{position}.resource"
         if entry.resource.status != "proposed":
@@ -163,7 +156,8 @@ def client_ref_for(patient_id: str) -> str:
     the same patient (then kept only as its keyed hash, like every client reference)."""
     reference = f"fhir-patient-{patient_id}"
     if len(reference) > 64:
-        reference = "fhir-patient-sha256-" + hashlib.sha256(patient_id.encode()).hexdigest()[:44]
+        digest = hashlib.sha256(patient_id.encode()).hexdigest()[:32]
+        reference = code_free_reference("fhir-patient", digest)  # no code can be read in it
     return reference
 
 
@@ -172,7 +166,8 @@ def booking_id_for(appointment_id: str) -> str:
     with "-" or ".") is replaced by a digest of it, the same every time."""
     if re.match(BOOKING_ID_PATTERN, appointment_id):
         return appointment_id
-    return "fhir-appointment-" + hashlib.sha256(appointment_id.encode()).hexdigest()[:40]
+    digest = hashlib.sha256(appointment_id.encode()).hexdigest()[:40]
+    return code_free_reference("fhir-appointment", digest)
 
 
 def contract_field(field: str) -> str:

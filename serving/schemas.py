@@ -8,6 +8,7 @@ list of their values.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -18,6 +19,7 @@ from pydantic import (
     ValidationError,
     ValidatorFunctionWrapHandler,
     WrapValidator,
+    field_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -30,7 +32,13 @@ from models.support import Recommendation, RecommendationRule
 
 
 class BatchRequest(BaseModel):
-    records: list[BookingRecord] = Field(min_length=1)
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[BookingRecord] = Field(
+        min_length=1,
+        description="the bookings, each with its own booking_id; at most the service's "
+        "KYKYTUTKA_MAX_BATCH (1,000 by default)",
+    )
 
 
 class SegmentOut(BaseModel):
@@ -148,6 +156,18 @@ class OutcomeRequest(BaseModel):
     support_level: ConfirmedLevel
     #: when it was confirmed (default: now); a time with its zone, not in the future
     confirmed_at: AwareDatetime | None = None
+
+    @field_validator("confirmed_at")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        # 9999-12-31T23:59:59-14:00 is a valid time with a zone, but not one in UTC (the year
+        # 10000): what cannot be said in UTC cannot be stored, nor compared with now.
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is out of the range of times (years 1 to 9999 in UTC)") from None
 
 
 class OutcomeOut(BaseModel):

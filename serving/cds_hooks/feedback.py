@@ -13,20 +13,40 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC
 from typing import Any
+from uuid import UUID
 
 from audit.store import now
 from serving.cds_hooks.recording import hook_call
 from serving.cds_hooks.schemas import Feedback, FeedbackRequest, refused, validated
+
+
+class UnknownCard(LookupError):
+    """Feedback on a card this service did not issue to the caller: no decision with the card's
+    id, or one another API key asked for (a booking system cannot tell which)."""
+
+    def __init__(self, field: str, card: str) -> None:
+        super().__init__(f"no card {card} ({field})")
+
 
 #: members whose values a 422 never echoes: the free-text comment
 _FREE_TEXT = frozenset({"userComment", "overrideReason"})
 
 
 def read_feedback(body: Any) -> FeedbackRequest:
-    """The feedback request in the specification's shape, or Malformed naming the field."""
+    """The feedback request in the specification's shape, or Malformed naming the field. One
+    request holds at most ``MAX_FEEDBACK`` entries and one for each card: a client reports one
+    user action on a card at a time, and a later request corrects an earlier one."""
     request = validated(FeedbackRequest, body, hide=_FREE_TEXT)
+    cards: dict[UUID, int] = {}
     for position, item in enumerate(request.feedback):
         where = f"feedback.{position}"
+        if item.card in cards:
+            raise refused(
+                f"{where}.card",
+                str(item.card),
+                f"the card of feedback.{cards[item.card]} again: one entry for a card a request",
+            )
+        cards[item.card] = position
         if item.outcome == "accepted" and not item.acceptedSuggestions:
             raise refused(f"{where}.acceptedSuggestions", None, "required when accepted")
         if item.outcome == "accepted" and item.overrideReason is not None:
@@ -40,7 +60,8 @@ def feedback_rows(
     request: FeedbackRequest, stored: Callable[[str], dict[str, Any] | None]
 ) -> list[dict[str, Any]]:
     """One audit row per feedback entry, each checked against its card (``stored`` reads a
-    decision by id); Malformed names the first entry that does not fit."""
+    decision by id, None for one the caller may not see); Malformed names the first entry that
+    does not fit, UnknownCard the first card there is none of."""
     received = now()
     rows = []
     for position, item in enumerate(request.feedback):
@@ -62,7 +83,7 @@ def _offered(
 ) -> dict[str, Any]:
     row = stored(str(item.card))
     if row is None:
-        raise refused(f"{where}.card", str(item.card), "no such card (no decision with this id)")
+        raise UnknownCard(f"{where}.card", str(item.card))
     call = hook_call(row["output"])
     offered = call.get("card") if call else None
     if not isinstance(offered, dict):
@@ -86,7 +107,7 @@ def _reason(item: Feedback, offered: dict[str, Any], where: str) -> str | None:
     if (reason.system, reason.code) not in codes:
         raise refused(
             f"{where}.overrideReason.reason",
-            {"system": reason.system, "code": reason.code},
-            "not an override reason this card offered",
+            reason.code,
+            f"not an override reason this card offered (system {reason.system})",
         )
     return reason.code

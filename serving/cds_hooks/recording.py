@@ -29,8 +29,15 @@ class KeepingHookCall(AuditStore):
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    def record(self, rows: list[dict[str, Any]]) -> None:
-        self._store.record([{**row, "output": self._with_call(row["output"])} for row in rows])
+    def decision_rows(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # The hook through which record and arecord both pass the rows they write.
+        return [{**row, "output": self._with_call(row["output"])} for row in rows]
+
+    def record(self, rows: list[dict[str, Any]], timeout: float | None = None) -> None:
+        self._store.record(self.decision_rows(rows), timeout)
+
+    async def arecord(self, rows: list[dict[str, Any]], timeout: float | None = None) -> None:
+        await self._store.arecord(self.decision_rows(rows), timeout)
 
     def _with_call(self, output: dict[str, Any]) -> dict[str, Any]:
         card = self._offer.kept() if issues_card(output) else None

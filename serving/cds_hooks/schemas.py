@@ -8,9 +8,17 @@ userId "[ResourceType]/[id]", patientId and encounterId of type id, appointments
 Appointment (status codes), QuestionnaireResponse (status codes, item, answer value[x]) and the
 ``id`` and ``dateTime`` regular expressions.
 
-Unknown members are ignored in a service call (a newer client may send more), but refused in
-feedback: a feedback entry in an old or misspelt shape (``overrideReasons`` as a list) would
-otherwise be answered 200 with its reason lost.
+Unknown members are refused at the top of a service call, whose members the specification lists
+all, and everywhere in feedback (a feedback entry in an old or misspelt shape, ``overrideReasons``
+as a list, would otherwise be answered 200 with its reason lost); ``extension``, the name the
+specification reserves for them ("Extensions"), is taken wherever an object of the specification
+is. Inside the hook's context and the FHIR resources unknown members are ignored: a newer version
+of the hook or of FHIR may send more.
+
+The identifiers and codes the service keeps (FHIR ids of the patient, appointments, encounter and
+QuestionnaireResponse, the ``fhirServer`` base of their references, an override reason's code and
+system) refuse a personal identity code anywhere in them, without echoing it; a feedback request
+holds at most ``MAX_FEEDBACK`` entries.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AnyHttpUrl,
     AwareDatetime,
     BaseModel,
@@ -31,16 +40,41 @@ from pydantic import (
     StrictStr,
     StringConstraints,
     ValidationError,
+    field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
+from data_contracts.identity import contains_personal_identity_code
 from serving.errors import Problem, pydantic_problems
 
 M = TypeVar("M", bound=BaseModel)
 
+#: feedback entries one request may hold (a card takes one of them)
+MAX_FEEDBACK = 50
+#: the type of the error refusing a personal identity code (as data_contracts names it)
+PERSONAL_IDENTITY_CODE = "personal_identity_code"
+#: the longest code or system of a Coding, and URL of a FHIR server, taken (a personal identity
+#: code is looked for in each: about 3 s a megabyte of digits, so never in an unbounded text)
+MAX_CODE_CHARS = 256
+MAX_URL_CHARS = 2_048
+_LOOKED_AT = 200
+
+
+def _no_identity_code(value: str) -> str:
+    if contains_personal_identity_code(value):
+        raise PydanticCustomError(
+            PERSONAL_IDENTITY_CODE,
+            "holds a personal identity code; identifiers and codes must be pseudonymous",
+        )
+    return value
+
+
+#: an identifier or code the service keeps: never one holding a personal identity code
+Pseudonymous = AfterValidator(_no_identity_code)
 #: FHIR R4 ``id``: 1-64 letters, digits, "-" and "."
 FHIR_ID_PATTERN = r"^[A-Za-z0-9\-\.]{1,64}$"
-FhirId = Annotated[str, StringConstraints(pattern=FHIR_ID_PATTERN)]
+FhirId = Annotated[str, StringConstraints(pattern=FHIR_ID_PATTERN), Pseudonymous]
 #: FHIR R4 ``dateTime`` (a year, year-month, date, or date-time with a zone)
 FhirDateTime = Annotated[
     str,
@@ -57,6 +91,7 @@ UserReference = Annotated[
     StringConstraints(
         pattern=r"^(Practitioner|PractitionerRole|Patient|RelatedPerson)/[A-Za-z0-9\-\.]{1,64}$"
     ),
+    Pseudonymous,
 ]
 NonEmpty = Annotated[StrictStr, StringConstraints(min_length=1)]
 BundleType = Literal[
@@ -79,7 +114,8 @@ class _Read(BaseModel):
 
 
 class _Exact(BaseModel):
-    """A CDS Hooks feedback object: every member is the specification's (``extension`` aside)."""
+    """A CDS Hooks object (the call's top level, feedback): every member is the
+    specification's (``extension`` aside)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -248,7 +284,9 @@ class AppointmentBookContext(_Read):
     appointments: AppointmentBundle
 
 
-class HookRequest(_Read):
+class HookRequest(_Exact):
+    """The call's top level: the specification's members (and ``extension``), no other."""
+
     hook: Literal["appointment-book"]
     hookInstance: UUID  # noqa: N815
     fhirServer: AnyHttpUrl | None = None  # noqa: N815
@@ -257,6 +295,16 @@ class HookRequest(_Read):
     #: each value a FHIR resource, or null when the client has no data for the key
     prefetch: dict[str, Any] | None = None
 
+    @field_validator("fhirServer")
+    @classmethod
+    def _pseudonymous_server(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        # the base of every FHIR reference the audit row keeps
+        if value is not None:
+            if len(str(value)) > MAX_URL_CHARS:
+                raise ValueError(f"longer than {MAX_URL_CHARS} characters")
+            _no_identity_code(str(value))
+        return value
+
 
 # -- CDS Hooks: feedback -----------------------------------------------------------------------------
 
@@ -264,8 +312,8 @@ class HookRequest(_Read):
 class Coding(_Exact):
     """The CDS Hooks Coding: code and system required, display optional."""
 
-    code: NonEmpty
-    system: NonEmpty
+    code: Annotated[NonEmpty, StringConstraints(max_length=MAX_CODE_CHARS), Pseudonymous]
+    system: Annotated[NonEmpty, StringConstraints(max_length=MAX_CODE_CHARS), Pseudonymous]
     display: StrictStr | None = None
 
 
@@ -297,7 +345,7 @@ class Feedback(_Exact):
 
 
 class FeedbackRequest(_Exact):
-    feedback: list[Feedback] = Field(min_length=1)
+    feedback: list[Feedback] = Field(min_length=1, max_length=MAX_FEEDBACK)
 
 
 # -- validation with the fields named as the request names them ----------------------------------
@@ -326,11 +374,18 @@ def validated(
             value = error.get("input")
             if error["type"] == "missing" or isinstance(value, dict | list):
                 value = None  # the input of a missing member is its parent: not worth echoing
-            if hide & {str(part) for part in location}:
+            if hide & {str(part) for part in location} or _holds_identity_code(value):
                 value = None
             errors.append({"loc": location, "input": value, "msg": error["msg"]})
         raise Malformed(pydantic_problems(errors, ".".join(map(str, at)) or "body")) from None
 
 
+def _holds_identity_code(value: Any) -> bool:
+    # Also where another rule refused the value (a FHIR id with a ":" in it, say). Only what an
+    # error echoes is looked at: the search takes about 3 s a megabyte of digits.
+    return isinstance(value, str) and contains_personal_identity_code(value[:_LOOKED_AT])
+
+
 def refused(field: str, value: Any, problem: str) -> Malformed:
-    return Malformed([(field, value, problem)])
+    """Malformed naming ``field``; ``value`` is echoed unless it holds a personal identity code."""
+    return Malformed([(field, None if _holds_identity_code(value) else value, problem)])

@@ -11,6 +11,7 @@ from serving.decisions import find_decision, utc_iso
 from serving.deps import Audit, Auditor, BookingSystemOrAuditor
 from serving.fhir import FHIR_JSON
 from serving.interop import risk_assessment
+from serving.security import Role
 
 router = APIRouter(tags=["audit"])
 
@@ -39,6 +40,8 @@ def read_decision(decision_id: str, who: Auditor, audit: Audit) -> dict[str, Any
 def read_decision_as_fhir(
     decision_id: str, who: BookingSystemOrAuditor, audit: Audit
 ) -> JSONResponse:
-    """The decision as an HL7 FHIR (R4B) RiskAssessment."""
-    row = find_decision(audit, decision_id)
+    """The decision as an HL7 FHIR (R4B) RiskAssessment. A booking system reads only the
+    decisions it asked for (another's is 404); an auditor reads every one."""
+    own = who.name if who.role is Role.BOOKING_SYSTEM else None
+    row = find_decision(audit, decision_id, made_by=own)
     return JSONResponse(risk_assessment(row), media_type=FHIR_JSON)

@@ -14,7 +14,7 @@ from audit.store import AuditUnavailable
 from data_contracts.booking import BookingRecord
 from models.registry import MODEL_NAME
 from serving.cds_hooks.cards import CardOffer, card, issues_card
-from serving.cds_hooks.feedback import feedback_rows, read_feedback
+from serving.cds_hooks.feedback import UnknownCard, feedback_rows, read_feedback
 from serving.cds_hooks.model_card import CardNotFound, CardUnavailable, model_card
 from serving.cds_hooks.recording import KeepingHookCall
 from serving.deps import Audit, BookingSystem, Decisions, Loaded
@@ -28,8 +28,9 @@ from serving.interop import (
     discovery,
     read_hook_call,
 )
+from serving.jsonbody import StrictJsonRoute
 
-router = APIRouter(tags=["cds-hooks"])
+router = APIRouter(tags=["cds-hooks"], route_class=StrictJsonRoute)
 
 MALFORMED_CALL = "the CDS Hooks call does not have the shape the specification gives it"
 MALFORMED_FEEDBACK = "the CDS Hooks feedback does not have the shape the specification gives it"
@@ -42,7 +43,7 @@ def cds_discovery() -> dict[str, Any]:
 
 
 @router.post(f"/cds-services/{SERVICE_ID}")
-def cds_appointment_book(
+async def cds_appointment_book(
     body: dict[str, Any],
     request: Request,
     who: BookingSystem,
@@ -70,7 +71,7 @@ def cds_appointment_book(
     language = choose_language(accept_language)
     offer = CardOffer.new()
     keeping = replace(decisions, audit=KeepingHookCall(decisions.audit, call.kept, offer))
-    (assessment,) = keeping.assess([record], language)
+    (assessment,) = await keeping.assess([record], language, who.name)
     answered = assessment.model_dump(mode="json")
     if not issues_card(answered):
         return {"cards": []}
@@ -83,11 +84,22 @@ def cds_appointment_book(
 
 @router.post(f"/cds-services/{SERVICE_ID}/feedback")
 def cds_feedback(body: dict[str, Any], who: BookingSystem, audit: Audit) -> JSONResponse:
-    """Whether staff accepted or overrode a card; recorded for oversight of automation bias."""
+    """Whether staff accepted or overrode a card; recorded for oversight of automation bias. At
+    most 50 entries a request (``MAX_FEEDBACK``), one for each card; a later request about a card
+    corrects an earlier one (both are kept)."""
+
+    def own(decision_id: str) -> dict[str, Any] | None:
+        # Only the caller's own cards: another key's decision reads as none at all.
+        row = audit.get(decision_id)
+        return row if row is not None and row.get("made_by") == who.name else None
+
     try:
-        rows = feedback_rows(read_feedback(body), audit.get)
+        rows = feedback_rows(read_feedback(body), own)
     except Malformed as exc:
         raise HTTPException(422, contract_violation(exc.problems, MALFORMED_FEEDBACK)) from None
+    except UnknownCard as exc:
+        raise HTTPException(404, str(exc)) from None
+    rows = [{**row, "recorded_by": who.name} for row in rows]
     try:
         audit.record_feedback(rows)
     except AuditUnavailable:

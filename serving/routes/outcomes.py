@@ -11,10 +11,11 @@ from data_contracts.booking import SupportLevel
 from serving.decisions import find_decision
 from serving.deps import Audit, Coordinator
 from serving.errors import refuse
+from serving.jsonbody import StrictJsonRoute
 from serving.logs import log_event
 from serving.schemas import OutcomeOut, OutcomeRequest
 
-router = APIRouter(tags=["outcomes"])
+router = APIRouter(tags=["outcomes"], route_class=StrictJsonRoute)
 
 
 @router.post("/v1/assessments/{decision_id}/outcome", status_code=201, response_model=OutcomeOut)

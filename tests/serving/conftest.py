@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from audit.checkpoints import create_checkpoint_key
 from models.registry import use_tracking
 from serving.security import Role, create_key
 from tests.projects import inside_project
@@ -84,12 +85,14 @@ def champion_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 
 
 def service_env(project: Path, **extra: str) -> dict[str, str]:
+    create_checkpoint_key(project / "checkpoint.key")  # once per project; kept if it exists
     return {
         "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "KYKYTUTKA_PSEUDONYM_KEY": secrets.token_urlsafe(48),
         "KYKYTUTKA_API_KEYS_FILE": str(project / "api-keys.json"),
         "KYKYTUTKA_AUDIT_URL": f"sqlite:///{project / 'audit.db'}",
+        "KYKYTUTKA_CHECKPOINT_KEY_FILE": str(project / "checkpoint.key"),
         "KYKYTUTKA_MODEL_CACHE_DIR": str(project / "model-cache"),
         "KYKYTUTKA_MODEL_POLL_SECONDS": "0",
         "KYKYTUTKA_MAX_BATCH": "50",
@@ -102,6 +105,8 @@ def service_env(project: Path, **extra: str) -> dict[str, str]:
 def service(champion_project: Path) -> Iterator[Service]:
     keys_file = champion_project / "api-keys.json"
     keys = {role.value: create_key(keys_file, f"test-{role.value}", role) for role in Role}
+    # A second booking system, which must not see the first one's decisions.
+    keys["other-booking-system"] = create_key(keys_file, "test-other", Role.BOOKING_SYSTEM)
     env = service_env(champion_project)
     port = free_port()
     log = champion_project / "service.log"

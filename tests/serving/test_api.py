@@ -211,7 +211,8 @@ def test_a_booking_system_cannot_read_decisions(service: Service) -> None:
         ({"age": -3}, "age", -3),
         ({"employment_status": "retired"}, "employment_status", "retired"),
         ({"age": "forty"}, "age", "forty"),
-        ({"client_ref": "131052-308T"}, "client_ref", "131052-308T"),
+        # a personal identity code is never echoed back: null, and the problem says why
+        ({"client_ref": "131052-308T"}, "client_ref", None),
         ({"free_text": "feels low"}, "free_text", "feels low"),
     ],
 )

@@ -3,6 +3,7 @@ row's additions and the RiskAssessment, each checked against the specifications 
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import re
@@ -17,7 +18,7 @@ from data_contracts.booking import CLIENT_REF_PATTERN, BookingRecord
 from data_contracts.records import as_json_records
 from serving.cds_hooks import texts
 from serving.cds_hooks.cards import CardOffer, card, issues_card
-from serving.cds_hooks.feedback import feedback_rows, read_feedback
+from serving.cds_hooks.feedback import UnknownCard, feedback_rows, read_feedback
 from serving.cds_hooks.recording import KEY, KeepingHookCall
 from serving.fhir import FHIR_JSON, qualitative_risk, risk_assessment
 from serving.interop import (
@@ -217,12 +218,13 @@ def test_only_an_alert_gets_a_card_and_the_row_keeps_what_the_card_offered() -> 
     written: list[dict[str, Any]] = []
 
     class Store:
-        def record(self, rows: list[dict[str, Any]]) -> None:
+        async def arecord(self, rows: list[dict[str, Any]], timeout: float | None = None) -> None:
             written.extend(rows)
 
     offer = CardOffer.new()
     keeping = KeepingHookCall(Store(), {"hookInstance": "h"}, offer)  # type: ignore[arg-type]
-    keeping.record([{"output": {"alert_level": "high"}}, {"output": {"alert_level": "none"}}])
+    rows = [{"output": {"alert_level": "high"}}, {"output": {"alert_level": "none"}}]
+    asyncio.run(keeping.arecord(rows))  # the way the decision builder writes
     assert written[0]["output"][KEY]["card"]["suggestions"][0]["uuid"] == offer.suggestion
     assert written[1]["output"][KEY] == {"hookInstance": "h", "card": None}
 
@@ -291,11 +293,13 @@ def test_feedback_is_checked_against_the_card_and_stores_the_code_only() -> None
     for body, field in (
         (_feedback(overrideReason={"reason": {**reason, "code": "tired"}}), "reason"),
         (_feedback(outcome="accepted", acceptedSuggestions=[{"id": DECISION}]), "0.id"),
-        (_feedback(card="00000000-0000-4000-8000-000000000001"), "card"),
     ):
         with pytest.raises(Malformed) as refused:
             feedback_rows(read_feedback(body), stored.get)
         assert refused.value.problems[0][0].endswith(field)
+    unknown = _feedback(card="00000000-0000-4000-8000-000000000001")
+    with pytest.raises(UnknownCard, match=r"feedback\.0\.card"):
+        feedback_rows(read_feedback(unknown), stored.get)
 
 
 # -- discovery and the RiskAssessment ---------------------------------------------------------------

@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from audit.store import AuditStore
 from data_contracts.records import as_json_records
 from serving.app import create_app
 from serving.security import Role, create_key
@@ -23,9 +22,6 @@ from training.config import TrainConfig
 pytestmark = [pytest.mark.code]
 
 RECORD = as_json_records(generate_cohort("etela-pohjanmaa", 5, seed=8))[0]
-POSTGRES_URL = os.environ.get(
-    "KYKYTUTKA_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"
-)
 
 
 def client_for(project: Path, **extra: str) -> tuple[TestClient, dict[str, str]]:
@@ -75,41 +71,11 @@ def test_the_service_refuses_a_placeholder_pseudonym_key(restore_env: None) -> N
         ServiceSettings()
 
 
-def test_postgresql_audit_store_round_trip() -> None:
-    try:
-        store = AuditStore(POSTGRES_URL)
-    except sa.exc.OperationalError as exc:  # pragma: no cover - .ci/run starts PostgreSQL
-        pytest.fail(f"PostgreSQL is not running at {POSTGRES_URL}: {exc}")
-    assert store.engine.dialect.name == "postgresql"
-    decision_id = str(uuid.uuid4())
-    from audit.store import now
-
-    store.record(
-        [
-            {
-                "decision_id": decision_id,
-                "decided_at": now(),
-                "client_ref_hash": "a" * 64,
-                "booking_id": "pg-1",
-                "model_name": "kykytutka",
-                "model_version": "1",
-                "contract_version": "1.2.0",
-                "alert_probability": 0.25,
-                "alert": True,
-                "segment_id": "S1",
-                "inputs": {"age": 40, "client_ref": None},
-                "output": {"reasons": []},
-            }
-        ]
-    )
-    stored = store.get(decision_id)
-    assert stored is not None and stored["inputs"] == {"age": 40, "client_ref": None}
-    assert stored["decided_at"].tzinfo is not None
-
-
 @pytest.mark.slow  # trains a champion
-def test_the_service_audits_into_postgresql(champion_project: Path, restore_env: None) -> None:
-    client, keys = client_for(champion_project, KYKYTUTKA_AUDIT_URL=POSTGRES_URL)
+def test_the_service_audits_into_postgresql(
+    champion_project: Path, restore_env: None, postgres_url: str
+) -> None:
+    client, keys = client_for(champion_project, KYKYTUTKA_AUDIT_URL=postgres_url)
     with client:
         response = client.post("/v1/assessments", json=RECORD, headers=bearer(keys))
         assert response.status_code == 200, response.text

@@ -190,12 +190,35 @@ def test_feedback_out_of_shape_or_not_of_the_card_is_422_naming_the_field(
         ({**base, "outcome": "accepted", "acceptedSuggestions": [{"id": card["uuid"]}]},
          "acceptedSuggestions.0.id"),
         ({**base, "overrideReasons": [{"reason": reason}]}, "overrideReasons"),
-        ({**base, "card": "00000000-0000-4000-8000-000000000001"}, "card"),
         ({**base, "card": assessed["decision_id"]}, "card"),  # no card was issued for it
     ):  # fmt: skip
         status, body = service.call("POST", FEEDBACK, {"feedback": [item]})
         assert status == 422, (field, body)
         assert body["errors"][0]["field"] == f"feedback.0.{field}", body
+
+
+def test_a_booking_system_sees_and_answers_only_its_own_decisions(
+    service: Service, levels: dict[str, list[dict[str, Any]]]
+) -> None:
+    card = a_card(service, levels["high"][5])
+    feedback = {
+        "card": card["uuid"],
+        "outcome": "overridden",
+        "outcomeTimestamp": "2025-03-03T09:05:00Z",
+    }
+    unknown = {**feedback, "card": "00000000-0000-4000-8000-000000000001"}
+    # Another booking system's card reads exactly as one that does not exist: 404.
+    for item, role in ((unknown, "booking-system"), (feedback, "other-booking-system")):
+        status, body = service.call("POST", FEEDBACK, {"feedback": [item]}, role=role)
+        assert status == 404 and "feedback.0.card" in body["detail"], body
+    fhir = f"/v1/assessments/{card['uuid']}/fhir"
+    assert service.call("GET", fhir, role="other-booking-system")[0] == 404
+    assert service.call("GET", fhir)[0] == 200
+    assert service.call("GET", fhir, role="auditor")[0] == 200
+    assert service.call("POST", FEEDBACK, {"feedback": [feedback]}) == (200, {"recorded": 1})
+    _, stored = service.call("GET", f"/v1/assessments/{card['uuid']}", role="auditor")
+    assert stored["made_by"] == "test-booking-system"
+    assert [f["recorded_by"] for f in stored["feedback"]] == ["test-booking-system"]
 
 
 def test_without_the_prefetch_the_answer_is_412_and_without_data_no_card(

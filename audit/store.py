@@ -45,6 +45,8 @@ __all__ = [
     "shown",
 ]
 
+#: how long ``arecord`` may hold the event loop waiting for a write before it awaits it (seconds)
+INLINE_WAIT = 0.005
 #: how much of the store's timeout a transaction may spend waiting for the lock
 LOCK_SHARE = 0.9
 
@@ -67,6 +69,7 @@ class AuditStore:
         self.engine: Engine = open_engine(url, synchronous)
         prepare(self.engine, url)
         self._writer = Writer(self.engine, lock_wait=timeout * LOCK_SHARE)
+        self._awaiting = 0  # requests awaiting a write (read and changed on the event loop only)
         weakref.finalize(self, self._writer.stop, 0)
 
     # -- writing -----------------------------------------------------------------------------
@@ -253,11 +256,27 @@ class AuditStore:
         except FutureTimeout:
             raise AuditUnavailable("the audit write did not finish in time") from None
 
-    @staticmethod
-    async def _await(future: Future[Any] | None, deadline: float, grace: float) -> Any:
-        """``_wait`` for the event loop: awaits the writer's future, never blocks the loop."""
+    async def _await(self, future: Future[Any] | None, deadline: float, grace: float) -> Any:
+        """``_wait`` for the event loop: waits in place at most ``INLINE_WAIT`` (a write usually
+        takes under a millisecond), then awaits the writer's future without blocking the loop.
+
+        Awaiting at once cost more than the write: at 200 requests a second the median request
+        took 40 ms instead of 4 (the loop went on to other requests while each write's result
+        waited behind them); a locked or slow store still holds the loop no longer than this."""
         if future is None:
             return None
+        if not self._awaiting:  # alone: in place; with others waiting, join their group commit
+            with contextlib.suppress(FutureTimeout):
+                wait = min(INLINE_WAIT, max(0.0, deadline - time.monotonic()))
+                return future.result(timeout=wait)
+        self._awaiting += 1
+        try:
+            return await self._awaited(future, deadline, grace)
+        finally:
+            self._awaiting -= 1
+
+    @staticmethod
+    async def _awaited(future: Future[Any], deadline: float, grace: float) -> Any:
         waiting = asyncio.wrap_future(future)
         waiting.add_done_callback(_retrieved)
         try:

@@ -3,7 +3,8 @@
 A personal identity code is DDMMYY, a century sign, a three-digit individual number and a check
 character: ``131052-308T``. Booking systems have been seen to send one in a field meant for a
 pseudonymous reference, with the separator left out (``131052308T``), replaced (``131052_308T``)
-or behind a prefix (``FI131052-308T``, ``hetu:131052-308T``). Every identifier and code field of the
+or behind a prefix (``FI131052-308T``, ``hetu:131052-308T``), or with separators doubled or
+inside the date (``131052--308T``, ``13-10-52-308T``). Every identifier and code field of the
 service refuses a value that contains one, so that no code reaches the audit store in clear.
 
 A run of characters is taken for a code when its first six digits are a real date and its check
@@ -23,8 +24,8 @@ CHECK_CHARACTERS = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 # Inside a lookahead, so that overlapping candidates are all tried; never inside a longer run of
 # digits, so that long numeric ids (16 or 19 digits) are not refused by chance.
 _CANDIDATE = re.compile(
-    r"(?<![0-9])(?=(?P<day>[0-9]{2})(?P<month>[0-9]{2})(?P<year>[0-9]{2})"
-    r"(?P<sign>[-+A-FU-Y_ .:/]?)(?P<number>[0-9]{3})(?P<check>[0-9A-Y])(?![0-9]))",
+    r"(?<![0-9])(?=(?P<day>[0-9]{2})[-_ .:/]?(?P<month>[0-9]{2})[-_ .:/]?(?P<year>[0-9]{2})"
+    r"(?P<sign>[-+A-FU-Y_ .:/]{0,3})(?P<number>[0-9]{3})(?P<check>[0-9A-Y])(?![0-9]))",
     re.IGNORECASE,
 )
 

@@ -23,6 +23,7 @@ holds at most ``MAX_FEEDBACK`` entries.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
@@ -46,6 +47,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from data_contracts.identity import contains_personal_identity_code
+from data_contracts.values import BookingTimeError, read_booking_time
 from serving.errors import Problem, pydantic_problems
 
 M = TypeVar("M", bound=BaseModel)
@@ -340,8 +342,20 @@ class Feedback(_Exact):
     outcome: Literal["accepted", "overridden"]
     acceptedSuggestions: list[AcceptedSuggestion] | None = None  # noqa: N815
     overrideReason: OverrideReason | None = None  # noqa: N815
-    #: when the user acted; RFC 3339 with its zone (the specification's example is UTC, "Z")
+    #: when the user acted; RFC 3339 with its zone (the specification's example is UTC, "Z"),
+    #: in the window a booking time may have (so no time can overflow when put in UTC)
     outcomeTimestamp: AwareDatetime  # noqa: N815
+
+    @field_validator("outcomeTimestamp", mode="before")
+    @classmethod
+    def _an_instant(cls, value: Any) -> Any:
+        # Text with its zone: not a number of seconds (pydantic would take one), not local time.
+        if not isinstance(value, str) or re.search(r"(Z|z|[+-][0-9]{2}:[0-9]{2})$", value) is None:
+            raise ValueError("must be an RFC 3339 time with its zone, as text")
+        try:
+            return read_booking_time(value)
+        except BookingTimeError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class FeedbackRequest(_Exact):

@@ -23,6 +23,9 @@ pytestmark = pytest.mark.code
         "131052 308T",
         "client-131052A308T",
         "131052-308Tabc",
+        "131052--308T",
+        "13-10-52-308T",
+        "13.10.52 - 308T",
     ],
 )
 def test_codes_are_found_with_or_without_separators_and_prefixes(text: str) -> None:

@@ -355,3 +355,14 @@ def test_the_per_client_recommendation_is_preferred_when_the_decision_has_one() 
 
 def test_the_fhir_media_type_names_the_version() -> None:
     assert FHIR_JSON.startswith("application/fhir+json") and "fhirVersion=4.0" in FHIR_JSON
+
+
+@pytest.mark.parametrize(
+    "moment",
+    ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", 5, 1e12, "2900-01-01T00:00:00Z"],
+)
+def test_an_outcome_timestamp_out_of_time_or_not_text_names_the_field(moment: Any) -> None:
+    # 9999-12-31T23:59:59-14:00 once reached astimezone(UTC) and overflowed: a 500.
+    with pytest.raises(Malformed) as refused:
+        read_feedback(_feedback(outcomeTimestamp=moment))
+    assert refused.value.problems[0][0] == "feedback.0.outcomeTimestamp"

@@ -1,18 +1,14 @@
 """The shapes the CDS Hooks 2.0 specification gives a service call and its feedback, and the parts
 of the FHIR R4 resources the appointment-book hook carries that this service reads.
 
-Sources: CDS Hooks 2.0 (HL7, cds-hooks.hl7.org/2.0, tag v2.0.1 of github.com/HL7/cds-hooks):
-"Calling a CDS Service", "FHIR Resource Access", "Feedback" and the Coding data type; the
-appointment-book context (HL7 CDS Hooks Library, logical model CDSHookAppointmentBookContext:
-userId "[ResourceType]/[id]", patientId and encounterId of type id, appointments a Bundle); FHIR R4
-Appointment (status codes), QuestionnaireResponse (status codes, item, answer value[x]) and the
-``id`` and ``dateTime`` regular expressions.
+Sources: CDS Hooks 2.0 (cds-hooks.hl7.org/2.0, tag v2.0.1): "Calling a CDS Service", "FHIR
+Resource Access", "Feedback", Coding; the appointment-book context (CDSHookAppointmentBookContext:
+userId "[ResourceType]/[id]", patientId and encounterId ids, appointments a Bundle); FHIR R4
+Appointment, QuestionnaireResponse and the ``id`` and ``dateTime`` regular expressions.
 
-Unknown members are refused at the top of a service call, whose members the specification lists
-all, and everywhere in feedback (a feedback entry in an old or misspelt shape, ``overrideReasons``
-as a list, would otherwise be answered 200 with its reason lost); ``extension``, the name the
-specification reserves for them ("Extensions"), is taken wherever an object of the specification
-is. Inside the hook's context and the FHIR resources unknown members are ignored: a newer version
+Unknown members are refused at the top of a service call and everywhere in feedback (a misspelt
+``overrideReasons`` would otherwise be a 200 with its reason lost); ``extension``, the name the
+specification reserves ("Extensions"), is taken wherever an object of the specification is. Inside the hook's context and the FHIR resources unknown members are ignored: a newer version
 of the hook or of FHIR may send more.
 
 The identifiers and codes the service keeps (FHIR ids of the patient, appointments, encounter and
@@ -342,14 +338,13 @@ class Feedback(_Exact):
     outcome: Literal["accepted", "overridden"]
     acceptedSuggestions: list[AcceptedSuggestion] | None = None  # noqa: N815
     overrideReason: OverrideReason | None = None  # noqa: N815
-    #: when the user acted; RFC 3339 with its zone (the specification's example is UTC, "Z"),
-    #: in the window a booking time may have (so no time can overflow when put in UTC)
+    #: when the user acted: RFC 3339 text with its zone (not a number of seconds, which pydantic
+    #: would take), in the window of booking times (so none overflows when put in UTC)
     outcomeTimestamp: AwareDatetime  # noqa: N815
 
     @field_validator("outcomeTimestamp", mode="before")
     @classmethod
     def _an_instant(cls, value: Any) -> Any:
-        # Text with its zone: not a number of seconds (pydantic would take one), not local time.
         if not isinstance(value, str) or re.search(r"(Z|z|[+-][0-9]{2}:[0-9]{2})$", value) is None:
             raise ValueError("must be an RFC 3339 time with its zone, as text")
         try:

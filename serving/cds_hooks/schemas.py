@@ -8,8 +8,8 @@ Appointment, QuestionnaireResponse and the ``id`` and ``dateTime`` regular expre
 
 Unknown members are refused at the top of a service call and everywhere in feedback (a misspelt
 ``overrideReasons`` would otherwise be a 200 with its reason lost); ``extension``, the name the
-specification reserves ("Extensions"), is taken wherever an object of the specification is. Inside the hook's context and the FHIR resources unknown members are ignored: a newer version
-of the hook or of FHIR may send more.
+specification reserves ("Extensions"), is taken wherever an object of the specification is.
+Inside the hook's context and the FHIR resources unknown members are ignored (newer versions).
 
 The identifiers and codes the service keeps (FHIR ids of the patient, appointments, encounter and
 QuestionnaireResponse, the ``fhirServer`` base of their references, an override reason's code and

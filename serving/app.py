@@ -55,7 +55,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Keys, audit store, metrics and the champion model for as long as the app serves."""
     config: ServiceSettings = app.state.settings
     app.state.keys = KeyRing.load(config.api_keys_file)
-    app.state.audit = AuditStore(config.audit_url, timeout=config.audit_timeout_seconds)
+    app.state.audit = AuditStore(
+        config.audit_url,
+        timeout=config.audit_timeout_seconds,
+        synchronous=config.audit_sqlite_synchronous,
+    )
     app.state.metrics = Metrics()
     app.state.loaded = None
     app.state.model_problem = None

@@ -14,6 +14,10 @@ audit = typer.Typer(
 )
 
 
+#: where ``kykytutka secrets`` and the service keep the checkpoint key by default
+DEFAULT_KEY = ".kykytutka/checkpoint.key"
+
+
 def _usage(message: str) -> typer.Exit:
     typer.echo(f"kykytutka audit verify: {message}", err=True)
     return typer.Exit(2)
@@ -47,7 +51,7 @@ def verify(
 
     import sqlalchemy as sa
 
-    from audit.checkpoints import CheckpointKeyError, Verifier, load_verifier
+    from audit.checkpoints import CheckpointKeyError, Verifier, load_verifier, public_key_file
     from audit.schema import missing_columns
     from audit.store import shown
     from audit.verify import verify_chain
@@ -59,6 +63,11 @@ def verify(
     option = "KYKYTUTKA_AUDIT_URL" if from_environment and not url else "--url"
     verifier: Verifier | None = None
     key = public_key or checkpoint_key_file
+    if key is None:  # the service's own key's public half, where the settings put it
+        service_key = Path(os.environ.get("KYKYTUTKA_CHECKPOINT_KEY_FILE", DEFAULT_KEY))
+        key = public_key = (
+            public_key_file(service_key) if public_key_file(service_key).is_file() else None
+        )
     if key is not None:
         name = "--public-key" if public_key is not None else "--checkpoint-key-file"
         try:

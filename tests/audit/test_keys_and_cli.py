@@ -72,7 +72,10 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_verify_says_intact_with_the_count(store_url: str, tmp_path: Path) -> None:
+def test_verify_says_intact_with_the_count(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KYKYTUTKA_CHECKPOINT_KEY_FILE", str(tmp_path / "none.key"))
     key = tmp_path / "checkpoint.key"
     create_checkpoint_key(key)
     store = AuditStore(store_url)
@@ -87,6 +90,10 @@ def test_verify_says_intact_with_the_count(store_url: str, tmp_path: Path) -> No
     assert "1 checkpoints hold, signatures verified" in output
     code, output = run("--url", store_url)
     assert code == 0 and "signatures NOT checked" in output
+    # Without an option, the service's own key (KYKYTUTKA_CHECKPOINT_KEY_FILE) is used.
+    monkeypatch.setenv("KYKYTUTKA_CHECKPOINT_KEY_FILE", str(key))
+    code, output = run("--url", store_url)
+    assert code == 0 and "signatures verified" in output, output
 
 
 def test_verify_names_the_first_tampered_row_and_exits_1(store_url: str) -> None:

@@ -165,7 +165,6 @@ def main() -> None:
         env["KYKYTUTKA_RATE_LIMIT_PER_SECOND"] = "0"
         env["KYKYTUTKA_MAX_BODY_BYTES"] = str(MAX_BODY)
         env["KYKYTUTKA_MODEL_POLL_SECONDS"] = "0"
-        env["KYKYTUTKA_CHECKPOINT_SECONDS"] = "0"  # no checkpoint key in this project
         port = _port()
         log = project / "service.log"
         with log.open("wb") as stderr:

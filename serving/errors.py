@@ -168,16 +168,19 @@ async def _refused(request: Request, exc: HTTPException) -> JSONResponse:
 async def _audit_unavailable(request: Request, exc: AuditUnavailable) -> JSONResponse:
     # A store that cannot be read (or written, where a route did not say more): the service is
     # not able to answer now, which is not a bug of ours nor a mistake of the caller's.
-    route = getattr(request.scope.get("route"), "path", "unmatched")
-    log_event("audit_unavailable", logging.ERROR, route=route, error=str(exc)[:200])
+    log_event("audit_unavailable", logging.ERROR, route=_route(request), error=str(exc)[:200])
     return JSONResponse(status_code=503, content=detail("the audit store cannot be read now"))
+
+
+def _route(request: Request) -> str:
+    """The route's path template for a log line: never the path as sent, which a client fills."""
+    return str(getattr(request.scope.get("route"), "path", "unmatched"))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # A bug, never a user's mistake: logged at error level with its type and the route's
-    # template (never the path as sent, which a client fills), answered without a traceback.
-    route = getattr(request.scope.get("route"), "path", "unmatched")
-    log_event("internal_error", logging.ERROR, route=route, error=type(exc).__name__)
+    # template, answered without a traceback.
+    log_event("internal_error", logging.ERROR, route=_route(request), error=type(exc).__name__)
     return JSONResponse(status_code=500, content=detail("internal error"))
 
 

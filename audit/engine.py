@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from audit.chain import canonical_json
+from audit.jobs import AuditUnavailable
 from audit.schema import GENESIS, metadata, missing_columns
-from audit.writer import AuditUnavailable
 
 
 class AuditSchemaError(AuditUnavailable):

@@ -30,8 +30,9 @@ from sqlalchemy.engine import Engine
 
 from audit.checkpoints import Checkpoint, Signer
 from audit.engine import AuditSchemaError, open_engine, prepare, shown
+from audit.jobs import Action, AuditUnavailable, Job
 from audit.schema import GENESIS, chain_head, checkpoints, decisions, feedback, heartbeat, outcomes
-from audit.writer import Action, AuditUnavailable, Job, Writer
+from audit.writer import Writer
 
 __all__ = [
     "AuditSchemaError",
@@ -89,15 +90,27 @@ class AuditStore:
         self._wait(*self._submit("outcomes", [row], timeout))
 
     async def arecord(self, rows: list[dict[str, Any]], timeout: float | None = None) -> None:
-        await self._await(*self._submit("decisions", self.decision_rows(rows), timeout))
+        await self._awrite("decisions", self.decision_rows(rows), timeout)
 
     async def arecord_feedback(
         self, rows: list[dict[str, Any]], timeout: float | None = None
     ) -> None:
-        await self._await(*self._submit("feedback", rows, timeout))
+        await self._awrite("feedback", rows, timeout)
 
     async def arecord_outcome(self, row: dict[str, Any], timeout: float | None = None) -> None:
-        await self._await(*self._submit("outcomes", [row], timeout))
+        await self._awrite("outcomes", [row], timeout)
+
+    async def _awrite(self, table: str, rows: list[dict[str, Any]], timeout: float | None) -> None:
+        """On the event loop: written here when SQLite's lock is free at once (the usual case),
+        else through the writer thread, awaited without holding the loop (``Writer.write_here``)."""
+        seconds = self.timeout if timeout is None else timeout
+        if not rows:
+            return
+        job = Job(time.monotonic() + seconds, rows=[(table, row) for row in rows])
+        if self._writer.write_here(job):
+            job.future.result()  # AuditUnavailable when it failed
+            return
+        await self._await(self._writer.submit(job), job.deadline, seconds)
 
     def check_writable(self, timeout: float | None = None) -> str | None:
         """None if a write commits within the timeout, else why not: the heartbeat, a row outside

@@ -1,12 +1,14 @@
 """The audit store's one writer: a thread fed by a queue, committing in groups.
 
 Every write of an ``AuditStore`` (chained rows, the readiness heartbeat, signed checkpoints) is a
-job on its writer's queue. The writer takes every job waiting, drops those whose deadline has passed
-(their caller has answered "nothing was written", and that stays true), and writes the rest of the
-row jobs in ONE transaction: it locks the chain head (SQLite ``BEGIN IMMEDIATE``, which also orders
-several processes writing one file; PostgreSQL ``SELECT ... FOR UPDATE`` on the head row), hashes
-each row onto the chain, inserts them, moves the head and commits, then resolves each job. One
-commit (one fsync under SQLite's ``synchronous=FULL``) serves every write that arrived meanwhile.
+job on its writer's queue, except an event loop's row write that finds SQLite's lock free: that is
+written at once on the loop's thread (``Writer.write_here``). The writer takes every job waiting,
+drops those whose deadline has passed (their caller has answered "nothing was written", and that
+stays true), and writes the rest of the row jobs in ONE transaction: it locks the chain head (SQLite
+``BEGIN IMMEDIATE``, which also orders several processes writing one file; PostgreSQL ``SELECT ...
+FOR UPDATE`` on the head row), hashes each row onto the chain, inserts them, moves the head and
+commits, then resolves each job. One commit (one fsync under SQLite's ``synchronous=FULL``) serves
+every write that arrived meanwhile.
 
 How long a transaction may wait for the lock is bounded by the earliest deadline in it (SQLite's
 busy timeout, PostgreSQL's ``lock_timeout``, both set per transaction), and a statement by most of
@@ -21,42 +23,23 @@ from __future__ import annotations
 import contextlib
 import itertools
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from audit.chain import RowCodec, link
-from audit.schema import CHAINED, GENESIS, metadata
-
-
-class AuditUnavailable(RuntimeError):
-    """The audit store cannot be written: no decision may go out unlogged."""
-
-
-#: an action run in a transaction of its own: (cursor, head as (seq, hash) or None) -> result
-Action = Callable[[Any, "tuple[int, str] | None"], Any]
+from audit.jobs import Job, fail
+from audit.schema import CHAINED, GENESIS
+from audit.statements import insert_sql, reason
 
 MAX_JOBS = 256  # per transaction
 MAX_ROWS = 5_000
 MIN_LOCK_WAIT = 0.01  # seconds
-
-
-@dataclass(eq=False)
-class Job:
-    deadline: float  # time.monotonic()
-    rows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (table name, row)
-    action: Action | None = None
-    lock_head: bool = False  # for an action: lock the chain head and pass it
-    future: Future[Any] = field(default_factory=Future)
-    alone: bool = False  # in a transaction of its own (its group failed on a row)
-    head: tuple[int, str] | None = None
-    result: Any = None
+HERE_LOCK_WAIT = 0.0  # seconds: write_here tries the lock once
 
 
 class Writer:
@@ -67,7 +50,7 @@ class Writer:
         self.sqlite = engine.dialect.name == "sqlite"
         self.lock_wait = lock_wait  # the longest a transaction waits for the lock, seconds
         self.codecs = {table.name: RowCodec(table) for table in CHAINED}
-        self._sql = {name: _insert_sql(codec, engine) for name, codec in self.codecs.items()}
+        self._sql = {name: insert_sql(codec, engine) for name, codec in self.codecs.items()}
         self._head_sql = "UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1"
         if engine.dialect.paramstyle != "qmark":
             self._head_sql = self._head_sql.replace("?", "%s")
@@ -89,6 +72,8 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._start = threading.Lock()
         self._connection: Any = None  # the pool's connection, held by the thread
+        self._here: Any = None  # SQLite: the connection of write_here, one caller at a time
+        self._here_lock = threading.Lock()
         #: hash the rows and move the head; False only to measure what the chain costs, on a
         #: fresh store that nothing else writes (seq then comes from a counter in memory)
         self.chain = True
@@ -106,7 +91,62 @@ class Writer:
         self._queue.put(job)
         return job.future
 
+    def write_here(self, job: Job, lock_wait: float = HERE_LOCK_WAIT) -> bool:
+        """Write a job of rows on the calling thread if SQLite's lock is free within
+        ``lock_wait``: True when written or failed for good (its future says which), False when
+        not tried or still locked (submit it to the thread then). The event loop writes here:
+        the thread's hand-offs cost more than the write (each takes the GIL back from the loop's
+        requests, each wake-up of the loop waits behind every callback ready before it)."""
+        if not self.sqlite or job.action is not None or not self._here_lock.acquire(False):
+            return False
+        try:
+            try:
+                if self._here is None:
+                    self._here = self.engine.raw_connection()
+                    self._here.cursor().execute("PRAGMA busy_timeout = 0")
+                cursor = self._here.cursor()
+            except Exception as exc:
+                self._drop_here()
+                return not self._failed([job], exc)
+            try:
+                self._begin_immediate(cursor, time.monotonic() + lock_wait)
+            except self._dbapi_error as exc:
+                if self._is_busy(exc):
+                    return False
+                self._drop_here()
+                return not self._failed([job], exc)
+            try:
+                cursor.execute("SELECT seq, hash FROM chain_head WHERE id = 1")
+                found = cursor.fetchone()
+                job.head = (0, GENESIS) if found is None else (int(found[0]), str(found[1]))
+                done = self._rows(cursor, [job])
+                self._here.commit()
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    self._here.rollback()
+                if not isinstance(exc, self._row_errors) and not self._is_busy(exc):
+                    self._drop_here()
+                return not self._failed([job], exc)
+            self.transactions += 1
+            self.rows_written += sum(len(done_job.rows) for done_job in done)
+            if done and not job.future.done():
+                job.future.set_result(job.result)
+            return True
+        finally:
+            self._here_lock.release()
+
+    def _drop_here(self) -> None:
+        connection, self._here = self._here, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.invalidate()
+
     def stop(self, wait: float = 5.0) -> None:
+        with self._here_lock:
+            here, self._here = self._here, None
+            if here is not None:
+                with contextlib.suppress(Exception):
+                    here.close()
         thread = self._thread
         if thread is not None and thread.is_alive():
             self._queue.put(None)
@@ -140,7 +180,7 @@ class Writer:
                 retry = self._write(batch)
             except Exception as exc:  # a fault of the writer's own: never leave a caller waiting
                 for job in batch:
-                    _fail(job, f"the audit writer failed: {type(exc).__name__}")
+                    fail(job, f"the audit writer failed: {type(exc).__name__}")
                 retry = []
             if retry:
                 time.sleep(0.002)  # the lock was busy: let its holder go on
@@ -154,7 +194,7 @@ class Writer:
             if not job.future.running() and not job.future.set_running_or_notify_cancel():
                 continue  # its caller gave up before the writer took it
             if job.deadline <= now:
-                _fail(job, "the audit store did not take the write in time; nothing was written")
+                fail(job, "the audit store did not take the write in time; nothing was written")
             else:
                 live.append(job)
         grouped = [job for job in live if job.action is None and not job.alone]
@@ -208,7 +248,7 @@ class Writer:
             ]
             for job in jobs:
                 if job not in retry:
-                    _fail(job, "the audit store is locked; nothing was written")
+                    fail(job, "the audit store is locked; nothing was written")
             return retry
         if isinstance(exc, self._row_errors) and len(jobs) > 1:
             retry = [job for job in jobs if not job.future.done()]
@@ -218,7 +258,7 @@ class Writer:
         if not isinstance(exc, self._row_errors):
             self._discard()  # a fresh connection next time: it may be the connection's fault
         for job in jobs:
-            _fail(job, _reason(exc))
+            fail(job, reason(exc))
         return []
 
     # -- inside the transaction ---------------------------------------------------------------
@@ -281,7 +321,7 @@ class Writer:
                 seq, prev, lengths = mark
                 for name, length in lengths.items():
                     del parameters[name][length:]
-                _fail(job, f"a row cannot be stored: {type(exc).__name__}")
+                fail(job, f"a row cannot be stored: {type(exc).__name__}")
                 continue
             written.append(job)
         with self._pipeline(cursor):  # PostgreSQL: the inserts and the head in one round trip
@@ -349,46 +389,3 @@ class Writer:
             return getattr(exc, "sqlite_errorcode", None) in (5, 6) or "locked" in str(exc)
         # lock_timeout, statement_timeout, serialization failure, deadlock
         return getattr(exc, "sqlstate", None) in ("55P03", "57014", "40001", "40P01")
-
-
-def _fail(job: Job, message: str) -> None:
-    if not job.future.done():
-        job.future.set_exception(AuditUnavailable(message))
-
-
-def _reason(exc: Exception) -> str:
-    """A failure's kind and the first line of the driver's message, never row data: the drivers
-    name the constraint or the type on their first line and a value only below it (DETAIL), and
-    whatever the first line quotes is masked unless it names a table, column or constraint."""
-    cause = getattr(exc, "orig", None) or exc
-    lines = str(cause).strip().splitlines()
-    first = _QUOTED.sub(_schema_names_only, lines[0]) if lines else ""
-    return f"{type(cause).__name__}: {first}"[:200].rstrip(": ")
-
-
-_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
-_SCHEMA_WORDS = frozenset(
-    {t.name for t in metadata.tables.values()}
-    | {c.name for t in metadata.tables.values() for c in t.columns}
-)
-
-
-def _schema_names_only(quoted: re.Match[str]) -> str:
-    word = quoted.group(0)[1:-1]
-    if word in _SCHEMA_WORDS or any(word.startswith(f"{t}_") for t in metadata.tables):
-        return quoted.group(0)
-    return '"…"'
-
-
-def _insert_sql(codec: RowCodec, engine: Engine) -> str:
-    dialect = engine.dialect
-    quote = dialect.identifier_preparer.quote
-    style = dialect.paramstyle
-    marks = [
-        {"qmark": "?", "format": "%s", "named": f":{name}", "pyformat": f"%({name})s"}[style]
-        for name in codec.columns
-    ]
-    return (
-        f"INSERT INTO {dialect.identifier_preparer.format_table(codec.table)} "
-        f"({', '.join(quote(name) for name in codec.columns)}) VALUES ({', '.join(marks)})"
-    )

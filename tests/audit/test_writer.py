@@ -112,6 +112,33 @@ def test_the_event_loop_runs_on_while_a_write_waits_for_a_locked_store(store_url
         store.close()
 
 
+def test_the_event_loop_writes_sqlite_itself_when_the_lock_is_free(tmp_path: Path) -> None:
+    """A free lock: the write is done on the loop's own thread (no writer thread, no hand-off);
+    a lock held elsewhere: the same write goes to the writer thread and lands once it is free."""
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    store = AuditStore(url, timeout=2.0)
+    try:
+        asyncio.run(store.arecord([decision(1)]))
+        assert store._writer._thread is None  # written here: the thread was never started
+
+        async def while_locked() -> None:
+            other = sqlite3.connect(tmp_path / "audit.db", isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            writing = asyncio.create_task(store.arecord([decision(2)]))
+            await asyncio.sleep(0.2)
+            assert not writing.done()  # waiting, off the loop, for the lock
+            other.execute("ROLLBACK")
+            other.close()
+            await writing
+
+        asyncio.run(while_locked())
+        assert store._writer._thread is not None
+        assert store.get(decision(2)["decision_id"]) is not None
+        assert verify_chain(store.engine).total == 2
+    finally:
+        store.close()
+
+
 def test_writes_that_arrive_together_share_one_commit(store_url: str) -> None:
     """While the lock is held elsewhere, 40 writers queue; when it is let go, the writer takes
     them all into one or two transactions."""

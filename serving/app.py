@@ -25,6 +25,7 @@ from serving.metrics import Metrics
 from serving.middleware import BodyLimit, Observe
 from serving.models import ModelNotAvailable, load_champion
 from serving.openapi import install_openapi
+from serving.pages import install_pages
 from serving.routes import ROUTERS
 from serving.security import KeyRing
 from serving.settings import ServiceSettings
@@ -44,6 +45,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     register_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_pages(app)  # the web pages (/ui): sign-in, front desk, coordinator, auditor
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     app.add_middleware(Observe)
     install_openapi(app)  # the document as the service answers: credentials, errors, statuses

@@ -31,6 +31,7 @@ class Role(StrEnum):
     BOOKING_SYSTEM = "booking-system"  # may assess
     AUDITOR = "auditor"  # may read decisions
     COORDINATOR = "coordinator"  # may record outcomes
+    FRONT_DESK = "front-desk"  # staff pages: assess a booking, accept or override the advice
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,12 @@ class KeyRing:
         if found is None and self._path is not None and self.refresh():
             found = self._find(digest)
         return found
+
+    def by_digest(self, digest: str) -> Caller | None:
+        """The holder of the key with this SHA-256 (a signed-in session's), if it still exists."""
+        if self._path is not None and time.monotonic() >= self._next_check:
+            self.refresh()
+        return self._find(digest)
 
     def refresh(self) -> bool:
         """Read the key file again if it changed; whether the keys changed."""

@@ -1,0 +1,45 @@
+"""Web pages for the front desk, coordinators and auditors, served by the same service.
+
+Server-rendered HTML (Jinja2, autoescaped), no scripts, nothing loaded from outside the service;
+charts are SVG drawn on the server (``serving.pages.charts``). Sign-in with a key of the matching
+role and a session cookie (``serving.pages.session``); every form carries a CSRF token.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from serving.pages.forms import CsrfRefused, FormRefused
+from serving.pages.render import page
+from serving.pages.session import Forbidden, SignInRequired, read
+
+
+def install_pages(app: FastAPI) -> None:
+    from serving.pages import auditor, coordinator, frontdesk
+
+    for module in (frontdesk, auditor, coordinator):
+        app.include_router(module.router)
+    app.add_exception_handler(SignInRequired, _sign_in)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(CsrfRefused, _csrf)
+    app.add_exception_handler(FormRefused, _refused)
+
+
+async def _sign_in(request: Request, _: Exception) -> Response:
+    return RedirectResponse("/ui/sign-in", 303)
+
+
+async def _forbidden(request: Request, _: Exception) -> HTMLResponse:
+    return page(request, "message.html", read(request), 403, message="forbidden")
+
+
+async def _csrf(request: Request, _: Exception) -> HTMLResponse:
+    return page(request, "message.html", read(request), 403, message="csrf")
+
+
+async def _refused(request: Request, exc: Exception) -> HTMLResponse:
+    assert isinstance(exc, FormRefused)
+    return page(
+        request, "message.html", read(request), exc.status, message="bad_input", detail=exc.problem
+    )

@@ -16,9 +16,9 @@ from serving.pages.session import Forbidden, SignInRequired, read
 
 
 def install_pages(app: FastAPI) -> None:
-    from serving.pages import auditor, coordinator, frontdesk
+    from serving.pages import auditor, coordinator, frontdesk, registry_pages
 
-    for module in (frontdesk, auditor, coordinator):
+    for module in (frontdesk, auditor, coordinator, registry_pages):
         app.include_router(module.router)
     app.add_exception_handler(SignInRequired, _sign_in)
     app.add_exception_handler(Forbidden, _forbidden)

@@ -205,3 +205,16 @@ def test_pages_load_nothing_from_outside_and_forbid_framing(app_keys) -> None:  
     assert "https://" not in page.text and "<script" not in page.text
     policy = page.headers["content-security-policy"]
     assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+
+
+def test_the_auditor_reads_the_models_and_monitoring_pages(app_keys) -> None:  # type: ignore[no-untyped-def]
+    auditor = signed_in(app_keys, "auditor")
+    models = auditor.get("/ui/models?lang=en")
+    assert models.status_code == 200, models.text[:500]
+    assert "champion" in models.text and "Fairness by group" in models.text
+    assert "<script" not in models.text
+    assert auditor.get("/ui/monitoring").status_code == 200
+    for path in ("/ui/monitoring/../../etc/passwd", "/ui/monitoring/" + "a" * 32 + "/index.html",
+                 "/ui/monitoring/" + "a" * 32 + "/..%2f..%2fx.html"):  # fmt: skip
+        assert auditor.get(path).status_code == 404, path
+    assert signed_in(app_keys, "front-desk").get("/ui/models").status_code == 403

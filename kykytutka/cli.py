@@ -268,7 +268,9 @@ def serve(
 @app.command()
 def apikey(
     name: Annotated[str, typer.Option(help="Who the key is for, e.g. the booking system's name.")],
-    role: Annotated[str | None, typer.Option(help="booking-system, auditor, coordinator, front-desk.")] = None,
+    role: Annotated[
+        str | None, typer.Option(help="booking-system, auditor, coordinator, front-desk.")
+    ] = None,
     revoke: Annotated[bool, typer.Option("--revoke", help="Remove the keys of --name.")] = False,
 ) -> None:
     """Create an API key (only its hash is stored; the key is printed once), or revoke a name's

@@ -19,16 +19,16 @@ from features.texts import CATEGORY_TEXTS, NO, NOT_ASKED, NOT_CLASSIFIED, NOT_RE
 LABELS: dict[str, Text] = {
     "client_ref": Text("Asiakkaan pseudonyymi tunniste", "Klientens pseudonyma referens", "Client's pseudonymous reference"),
     "booking_id": Text("Ajanvarauksen tunniste", "Tidsbokningens id", "Booking id"),
-    "booking_time": Text("Ajanvarauksen aika (UTC)", "Tidpunkt för tidsbokningen (UTC)", "Booking time (UTC)"),
+    "booking_time": Text("Ajanvarauksen tekoaika (UTC)", "Tidpunkt för tidsbokningen (UTC)", "Time of booking (UTC)"),
     "age": Text("Ikä", "Ålder", "Age"),
     "sex": Text("Sukupuoli", "Kön", "Sex"),
     "first_language": Text("Äidinkieli", "Modersmål", "First language"),
     "region": Text("Hyvinvointialue", "Välfärdsområde", "Wellbeing services county"),
-    "municipality": Text("Kuntanumero", "Kommunnummer", "Municipality code"),
+    "municipality": Text("Kotikunnan numero", "Hemkommunens nummer", "Home municipality code"),
     "consent_multi_agency": Text("Suostumus monialaiseen yhteistyöhön", "Samtycke till sektorsövergripande samarbete", "Consent to multi-agency work"),
 }
 HINTS: dict[str, Text] = {
-    "client_ref": Text("Ei henkilötunnusta: 8–64 kirjainta, numeroa tai merkkejä _ . : -", "Ingen personbeteckning: 8–64 bokstäver, siffror eller tecknen _ . : -", "No personal identity code: 8–64 letters, digits or _ . : -"),
+    "client_ref": Text("Ei henkilötunnusta. 8–64 merkkiä: kirjaimia, numeroita tai _ . : -", "Ingen personbeteckning. 8–64 tecken: bokstäver, siffror eller _ . : -", "No personal identity code. 8–64 characters: letters, digits or _ . : -"),
     "municipality": Text("Kolme numeroa, esim. 837", "Tre siffror, t.ex. 837", "Three digits, e.g. 837"),
     "work_ability_score": Text("0–10, asiakkaan oma arvio", "0–10, klientens egen bedömning", "0–10, the client's own rating"),
 }
@@ -39,7 +39,7 @@ CHOICE_TEXTS: dict[str, dict[str, Text]] = {
     "first_language": {"fi": Text("suomi", "finska", "Finnish"), "sv": Text("ruotsi", "svenska", "Swedish"),
                        "other": Text("muu", "annat", "other")},
     "region": {
-        "helsinki": Text("Helsinki", "Helsingfors", "Helsinki"),
+        "helsinki": Text("Helsingin kaupunki", "Helsingfors stad", "City of Helsinki"),
         "ita-uusimaa": Text("Itä-Uusimaa", "Östra Nyland", "Eastern Uusimaa"),
         "keski-uusimaa": Text("Keski-Uusimaa", "Mellersta Nyland", "Central Uusimaa"),
         "lansi-uusimaa": Text("Länsi-Uusimaa", "Västra Nyland", "Western Uusimaa"),
@@ -121,7 +121,7 @@ def _form_field(field: ContractField, language: str) -> FormField:
 
 
 def _empty_means(field: ContractField, language: str) -> str:
-    empty = {"fi": "tyhjä = {}", "sv": "tomt = {}", "en": "empty = {}"}[language]
+    empty = {"fi": "tyhjä = {}", "sv": "tomt = {}", "en": "blank = {}"}[language]
     return empty.format(value_label(field.name, None, language))
 
 

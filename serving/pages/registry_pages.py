@@ -47,7 +47,7 @@ TEXTS: dict[str, Text] = {
     "run": Text("Ajo", "Körning", "Run"),
     "verdict": Text("Tulos", "Resultat", "Verdict"),
     "report": Text("Raportti", "Rapport", "Report"),
-    "trends": Text("Kehitys ajoittain", "Utveckling per körning", "Trends across runs"),
+    "trends": Text("Kehitys ajokerroittain", "Utveckling per körning", "Trends across runs"),
     "chart_drift": Text("Jakaumien muutos (etäisyys)", "Förändring i fördelningar (avstånd)", "Drift distances"),
     "chart_alert_rate": Text("Hälytysosuus", "Andel larm", "Alert rate"),
     "chart_group_gaps": Text("Ryhmien väliset erot", "Skillnader mellan grupper", "Group gaps"),

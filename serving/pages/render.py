@@ -68,6 +68,12 @@ def when(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def percent(share: float, language: str, digits: int = 1) -> str:
+    """A share as a percentage, with the decimal comma of Finnish and Swedish: 45,0 %."""
+    text = f"{float(share) * 100:.{digits}f}"
+    return (text.replace(".", ",") if language in ("fi", "sv") else text) + "\u00a0%"
+
+
 def page(
     request: Request,
     template: str,
@@ -92,6 +98,7 @@ def page(
         here=here,
         when=when,
         level_text=lambda level: SUPPORT_LEVEL_TEXTS[level][language],
+        percent=lambda share, digits=1: percent(share, language, digits),
         **context,
     )
     response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)

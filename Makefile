@@ -16,8 +16,10 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DO_NOT_TRACK := 1
 export EVIDENTLY_DISABLE_TELEMETRY := 1
 export MLFLOW_DISABLE_TELEMETRY := true
+# Playwright drives Debian's chromium (`make browser`); it never downloads a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help install demo test lint typecheck format unit bench-synth bench-train bench-pyfunc bench-serve bench-monitor bench-audit soak docs serve-demo stop
+.PHONY: help install browser demo test lint typecheck format unit bench-synth bench-train bench-pyfunc bench-serve bench-monitor bench-audit bench-pages soak docs serve-demo stop
 
 help:
 	@echo "make demo   install everything and run the main job end to end on embedded defaults"
@@ -43,16 +45,22 @@ demo: install
 		|| echo "(monitor exit $$?: Etelä-Pohjanmaa is not the population the model was checked on; see reports/demo/index.html)"
 	$(MAKE) --no-print-directory serve-demo
 
-# Starts the API in the background (it keeps running; `make stop` ends it) and shows one request.
+# Starts the API and the pages in the background (it keeps running; `make stop` ends it), shows one
+# request, and prints the pages' address with a sign-in key for each role (kept in .kykytutka/).
 serve-demo: install
 	mkdir -p $(STATE)
 	$(BIN)/kykytutka secrets --out $(STATE)/service.env
 	test -s $(STATE)/demo-booking.key || $(BIN)/kykytutka apikey --name demo-booking-system --role booking-system > $(STATE)/demo-booking.key
 	chmod 600 $(STATE)/demo-booking.key
+	for role in front-desk coordinator auditor; do \
+		test -s $(STATE)/demo-$$role.key || $(BIN)/kykytutka apikey --name demo-$$role --role $$role > $(STATE)/demo-$$role.key; \
+		chmod 600 $(STATE)/demo-$$role.key; done
 	-$(MAKE) --no-print-directory stop
 	set -a; . $(STATE)/service.env; set +a; nohup $(BIN)/kykytutka serve --port $(PORT) > $(STATE)/serve.log 2>&1 & echo $$! > $(STATE)/serve.pid
 	$(BIN)/python -m kykytutka.sample http://127.0.0.1:$(PORT) $(STATE)/demo-booking.key
 	@echo "The API runs on http://127.0.0.1:$(PORT) (docs: /docs, log: $(STATE)/serve.log); stop it with: make stop"
+	@echo "The pages: http://127.0.0.1:$(PORT)/ui/sign-in  Sign in with the key of a role:"
+	@for role in front-desk coordinator auditor; do printf '  %-12s %s\n' "$$role" "$$(cat $(STATE)/demo-$$role.key)"; done
 
 stop:
 	@if [ -f $(STATE)/serve.pid ]; then kill $$(cat $(STATE)/serve.pid) 2>/dev/null || true; rm -f $(STATE)/serve.pid; fi
@@ -67,7 +75,11 @@ typecheck: install
 unit: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-test: lint typecheck unit
+# The browser tests (tests/serving/pages/test_browser.py) use Debian's chromium.
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: browser lint typecheck unit
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -98,6 +110,10 @@ bench-audit: install
 bench-serve: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python benchmarks/serve_speed.py
+
+# The auditor's decision page with 100,000 stored decisions (goal: under 50 ms on the server).
+bench-pages: install
+	$(BIN)/python benchmarks/page_speed.py
 
 # A few minutes of mixed good and bad requests (wrk on loopback): memory growth and errors.
 # SOAK_SECONDS (default 180) sets how long.

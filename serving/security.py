@@ -90,6 +90,10 @@ class KeyRing:
             self.refresh()
         return self._find(digest)
 
+    def names(self, *roles: Role) -> list[str]:
+        """The names of the keys of ``roles``, sorted, each once."""
+        return sorted({c.name for c in self._by_hash.values() if c.role in roles})
+
     def refresh(self) -> bool:
         """Read the key file again if it changed; whether the keys changed."""
         assert self._path is not None

@@ -19,20 +19,21 @@ from audit.checkpoints import CheckpointKeyError, Verifier, load_verifier, publi
 from audit.schema import decisions, feedback, outcomes
 from audit.store import AuditStore, AuditUnavailable
 from features.spec import LANGUAGES
+from models.packaged import AlertLevel
 from serving.cds_hooks.texts import OVERRIDE_REASONS
 from serving.decisions import utc_iso
 from serving.explain import reasons
 from serving.interop import risk_assessment
-from serving.pages.charts import Step, waterfall_svg
+from serving.pages.charts import Step, decimal_mark, waterfall_svg
 from serving.pages.fields import field_label, value_label
 from serving.pages.render import language_of, page
 from serving.pages.session import Session, signed_in
-from serving.security import Role
+from serving.security import KeyRing, Role
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 MAX_PAGE = 10_000
-LEVELS = ("none", "alert", "high")
+LEVELS = tuple(level.value for level in AlertLevel)  # none, raised, high
 SUPPORT = ("none", "self_care", "consultation", "team")
 
 
@@ -131,24 +132,32 @@ def decision_list(request: Request) -> HTMLResponse:
     try:
         with audit.engine.connect() as connection:
             rows = [dict(r._mapping) for r in connection.execute(query)]
-            options = _options(connection)
     except sa.exc.SQLAlchemyError:
         return page(request, "message.html", session, 503, message="unavailable")
     return page(
         request, "decisions.html", session,
         rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE, number=number, chosen=chosen,
-        options=options, levels=LEVELS, supports=SUPPORT, query=_query,
+        options=_with_chosen(_options(request), chosen), levels=LEVELS, supports=SUPPORT, query=_query,
     )  # fmt: skip
 
 
-def _options(connection: sa.Connection) -> dict[str, list[str]]:
-    """The values the text filters can take (distinct, from indexed or small columns)."""
-    found = {}
-    for name, column in (("segment", decisions.c.segment_id), ("model", decisions.c.model_version),
-                         ("system", decisions.c.made_by)):  # fmt: skip
-        values = connection.execute(sa.select(column).distinct().limit(200)).scalars()
-        found[name] = sorted(str(v) for v in values if v is not None)
-    return found
+def _options(request: Request) -> dict[str, list[str]]:
+    """The values the text filters offer, without reading the decisions (a DISTINCT over 100,000
+    of them took a second): the loaded model's segments and version, and the names of the keys
+    that may ask for assessments. Other values are still taken, typed in the address."""
+    state = request.app.state
+    loaded = state.loaded
+    keys: KeyRing = state.keys
+    return {
+        "segment": sorted(loaded.model.segmentation.segments) if loaded else [],
+        "model": [str(loaded.version)] if loaded else [],
+        "system": keys.names(Role.BOOKING_SYSTEM, Role.FRONT_DESK),
+    }
+
+
+def _with_chosen(options: dict[str, list[str]], chosen: dict[str, str]) -> dict[str, list[str]]:
+    return {name: sorted({*values, *([chosen[name]] if name in chosen else [])})
+            for name, values in options.items()}  # fmt: skip
 
 
 def _query(chosen: dict[str, str], **changes: Any) -> str:
@@ -193,12 +202,14 @@ def _render_decision(
         for name, value in contributions.items()
     ]
     threshold = _raw_threshold(request, row)
-    chart = waterfall_svg(
-        base, steps, threshold=threshold, title=_t("waterfall", language),
-        base_label=_t("base_value", language), total_label=_t("raw_score", language),
-        threshold_label=_t("threshold", language), probability_label=_t("probability", language),
-        probability=float(row["alert_probability"]),
-    )  # fmt: skip
+    with decimal_mark("," if language in ("fi", "sv") else "."):
+        chart = waterfall_svg(
+            base, steps, threshold=threshold, title=_t("waterfall", language),
+            base_label=_t("base_value", language), total_label=_t("raw_score", language),
+            threshold_label=_t("threshold", language),
+            probability_label=_t("probability", language),
+            probability=float(row["alert_probability"]),
+        )  # fmt: skip
     top = request.app.state.settings.top_reasons
     all_reasons = {code: reasons(contributions, inputs, code, top) for code in LANGUAGES}
     fhir_row = {**row, "decided_at": utc_iso(row["decided_at"])}

@@ -12,7 +12,9 @@ from __future__ import annotations
 import html
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 WIDTH = 760  # the viewBox width; the chart itself is width="100%"
@@ -47,18 +49,33 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: the decimal mark of the texts a chart shows ("," for Finnish and Swedish): ``decimal_mark``
+DECIMAL_MARK: ContextVar[str] = ContextVar("DECIMAL_MARK", default=".")
+
+
+@contextmanager
+def decimal_mark(mark: str) -> Iterator[None]:
+    """Charts drawn inside show numbers with ``mark`` (data-* attributes keep the point)."""
+    token = DECIMAL_MARK.set(mark)
+    try:
+        yield
+    finally:
+        DECIMAL_MARK.reset(token)
+
+
 def _num(value: float, decimals: int = 2, *, signed: bool = False) -> str:
     """A value for reading: fixed decimals, true minus sign, never "−0.00" nor "+0.00"."""
     text = f"{value:+.{decimals}f}" if signed else f"{value:.{decimals}f}"
     if float(text) == 0:
         text = f"{0.0:.{decimals}f}"
-    return text.replace("-", MINUS)
+    return text.replace("-", MINUS).replace(".", DECIMAL_MARK.get())
 
 
 def _plain(value: float, decimals: int) -> str:
     """A value with trailing zeros dropped (0.810 -> 0.81, 1234.0 -> 1234)."""
     text = _num(value, decimals)
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    mark = DECIMAL_MARK.get()
+    return text.rstrip("0").rstrip(mark) if mark in text else text
 
 
 def _finite(value: float, what: str) -> float:
@@ -102,7 +119,7 @@ def _svg(height: float, title: str, desc: str, body: Iterable[str]) -> str:
         f'font-family="system-ui, sans-serif" font-size="12" fill="{INK}">'
         f'<title id="{uid}-t">{_esc(title)}</title><desc id="{uid}-d">{_esc(desc)}</desc>'
     )
-    heading = _text(8, 20, title, extra=' font-size="15" font-weight="bold"')
+    heading = _text(8, 20, title, extra=' font-size="15" font-weight="bold"') if title else ""
     return head + heading + "".join(body) + "</svg>"
 
 
@@ -181,7 +198,7 @@ def waterfall_svg(
         desc.append(f"{threshold_label} {_num(threshold)}")
     height = bottom + 30
     if probability is not None:
-        chance = f"{probability_label} {_num(probability * 100, 1)} %"
+        chance = f"{probability_label} {_num(probability * 100, 1)}\u00a0%"
         out.append(_text(WIDTH - 8, bottom + 38, chance, "end", ' font-weight="bold"'))
         desc.append(chance)
         height += 20

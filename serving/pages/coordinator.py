@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from audit.schema import decisions, outcomes
 from audit.store import AuditStore, AuditUnavailable, now
@@ -26,7 +26,8 @@ CHOICES = ("none", *(level.value for level in SupportLevel))
 @router.get("/ui/outcomes")
 def awaiting(request: Request) -> HTMLResponse:
     session = signed_in(request, Role.COORDINATOR)
-    return _page(request, session, None, 200)
+    saved = "1" if request.query_params.get("saved") == "1" else None
+    return _page(request, session, saved, 200)
 
 
 def _page(request: Request, session: Session, saved: str | None, status: int) -> HTMLResponse:
@@ -59,7 +60,7 @@ def _page(request: Request, session: Session, saved: str | None, status: int) ->
 
 
 @router.post("/ui/outcomes/{decision_id}")
-async def confirm(request: Request, decision_id: str) -> HTMLResponse:
+async def confirm(request: Request, decision_id: str) -> Response:
     session = signed_in(request, Role.COORDINATOR)
     form = await checked_form(request, session)
     level = form.get("support_level", "")
@@ -92,4 +93,4 @@ async def confirm(request: Request, decision_id: str) -> HTMLResponse:
         await audit.arecord_outcome(row, timeout=request.app.state.settings.audit_timeout_seconds)
     except AuditUnavailable:
         return page(request, "message.html", session, 503, message="unavailable")
-    return _page(request, session, decision_id, 201)
+    return RedirectResponse("/ui/outcomes?saved=1", 303)  # a reload does not send it again

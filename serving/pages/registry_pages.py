@@ -12,9 +12,9 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from markdown_it import MarkdownIt
 from mlflow.exceptions import MlflowException
 
-from features.texts import Text
+from features.texts import NO, YES, Text
 from serving.pages import registry_data
-from serving.pages.charts import trend_svg
+from serving.pages.charts import decimal_mark, trend_svg
 from serving.pages.render import language_of, page
 from serving.pages.session import signed_in
 from serving.security import Role
@@ -53,6 +53,28 @@ TEXTS: dict[str, Text] = {
     "chart_group_gaps": Text("Ryhmien väliset erot", "Skillnader mellan grupper", "Group gaps"),
     "chart_override_rates": Text("Poikkeamisosuudet", "Andel avvikelser", "Override rates"),
     "nothing": Text("Ei tietoja esitettäväksi.", "Inga uppgifter att visa.", "Nothing to show."),
+    "fairness.sex": Text("Sukupuoli", "Kön", "Sex"),
+    "fairness.age_band": Text("Ikäryhmä", "Åldersgrupp", "Age band"),
+    "fairness.first_language": Text("Äidinkieli", "Modersmål", "First language"),
+    "fairness.region": Text("Hyvinvointialue", "Välfärdsområde", "Wellbeing services county"),
+    "fairness_differences": Text("Ryhmien väliset erot ja rajat", "Skillnader mellan grupper och gränser", "Group differences and limits"),
+    "proxy_audit": Text("Välilliset tunnisteet", "Indirekta kännetecken", "Proxies"),
+    "col.attribute": Text("Ominaisuus", "Egenskap", "Attribute"),
+    "col.group": Text("Ryhmä", "Grupp", "Group"),
+    "col.n": Text("Asiakkaita", "Klienter", "Clients"),
+    "col.positives": Text("Tuen tarvitsijoita", "Med stödbehov", "Needing support"),
+    "col.alert_rate": Text("Hälytysosuus", "Andel larm", "Alert rate"),
+    "col.true_positive_rate": Text("Osuvuus (TPR)", "Träffsäkerhet (TPR)", "True positive rate"),
+    "col.false_positive_rate": Text("Väärät hälytykset (FPR)", "Falska larm (FPR)", "False positive rate"),
+    "col.metric": Text("Mittari", "Mått", "Metric"),
+    "col.limit": Text("Raja", "Gräns", "Limit"),
+    "col.difference": Text("Ero", "Skillnad", "Difference"),
+    "col.z": Text("z", "z", "z"),
+    "col.passed": Text("Rajoissa", "Inom gränserna", "Within limits"),
+    "col.feature": Text("Piirre", "Variabel", "Feature"),
+    "col.auc": Text("AUC", "AUC", "AUC"),
+    "col.mutual_information": Text("Keskinäisinformaatio", "Ömsesidig information", "Mutual information"),
+    "col.auc_noise": Text("AUC (kohina)", "AUC (brus)", "AUC (noise)"),
 }
 # fmt: on
 #: the metrics shown first for each version (all are listed below them)
@@ -67,8 +89,22 @@ KEY_METRICS = (
 
 
 def _texts(request: Request) -> Any:
+    """The page's own texts; a key it has no text for (a column a newer release logs) as is."""
     language = language_of(request)
-    return lambda key: TEXTS[key][language]
+    return lambda key: TEXTS[key][language] if key in TEXTS else key.removeprefix("col.")
+
+
+def _cell(value: Any, language: str) -> str:
+    """A table cell: whole numbers as such, others to three significant digits (never 1e+03),
+    booleans as yes or no, with the reader's decimal mark."""
+    if isinstance(value, bool) or value in ("True", "False"):
+        return (YES if value in (True, "True") else NO)[language]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}".replace(",", "\u00a0")
+    if isinstance(value, float):
+        text = f"{value:.3g}" if 1e-3 <= abs(value) < 1e4 else f"{value:.4f}"
+        return text.replace(".", ",") if language in ("fi", "sv") else text
+    return "–" if value is None else str(value)
 
 
 @router.get("/ui/models")
@@ -81,6 +117,7 @@ async def models(request: Request) -> HTMLResponse:
     cards = {v.version: MARKDOWN.render(v.model_card) if v.model_card else "" for v in versions}
     return page(
         request, "models.html", session, versions=versions, cards=cards, rt=_texts(request),
+        cell=lambda value: _cell(value, language_of(request)),
         key_metrics=KEY_METRICS,
     )  # fmt: skip
 
@@ -95,16 +132,18 @@ async def monitoring(request: Request) -> HTMLResponse:
     texts = _texts(request)
     ordered = sorted(runs, key=lambda run: run.started)
     labels = [run.started.strftime("%Y-%m-%d %H:%M") for run in ordered]
-    charts = [
-        trend_svg(
-            labels,
-            series,
-            title=texts(f"chart_{name}"),
-            y_label=texts(f"chart_{name}"),
-            empty_text=texts("nothing"),
-        )
-        for name, series in registry_data.monitor_trends(runs).items()
-    ]
+    mark = "," if language_of(request) in ("fi", "sv") else "."
+    with decimal_mark(mark):
+        charts = [
+            trend_svg(
+                labels,
+                series,
+                title=texts(f"chart_{name}"),
+                y_label=texts(f"chart_{name}"),
+                empty_text=texts("nothing"),
+            )
+            for name, series in registry_data.monitor_trends(runs).items()
+        ]
     return page(request, "monitoring.html", session, runs=runs, charts=charts, rt=texts)
 
 

@@ -113,7 +113,7 @@ def test_numbers_use_signs_and_a_true_minus() -> None:
     assert "+0.75" in texts and "\u22120.40" in texts and "\u22121.25" in texts
     assert "0.00" in texts  # the zero step and the 1e-13 one: neither "+0.00" nor "−0.00"
     assert "\u22120.60" in texts  # the base, unsigned unless negative
-    assert "Todennäköisyys 43.2 %" in texts
+    assert "Todennäköisyys 43.2\u00a0%" in texts
     assert "Työttömyyden kesto (30 kk)" in texts
     assert not any(re.search(r"(?<![\w])-\d", text) for text in texts)  # no hyphen-minus numbers
 
@@ -124,7 +124,7 @@ def test_the_description_summarises_base_total_and_probability() -> None:
     assert desc is not None and desc.text is not None
     assert "Lähtötaso \u22120.60" in desc.text
     assert "Yhteensä \u22121.40" in desc.text
-    assert "Todennäköisyys 43.2 %" in desc.text
+    assert "Todennäköisyys 43.2\u00a0%" in desc.text
 
 
 def test_the_threshold_line_is_drawn_only_when_given() -> None:
@@ -283,3 +283,15 @@ def test_nothing_is_loaded_from_outside() -> None:
         assert svg.count("http") == 1 and svg.startswith('<svg xmlns="http://www.w3.org/2000/svg"')
         for banned in ("href", "<image", "foreignObject", "<script", "url(", "@import", "<style"):
             assert banned not in svg
+
+
+def test_a_decimal_comma_for_finnish_and_swedish_texts_but_not_the_data() -> None:
+    from serving.pages.charts import decimal_mark
+
+    with decimal_mark(","):
+        svg = waterfall_svg(
+            -0.6, [Step("a", 0.25)], threshold=None, title="", base_label="b",
+            total_label="t", threshold_label="k", probability_label="p", probability=0.432,
+        )  # fmt: skip
+    assert "p 43,2\u00a0%" in svg and "\u22120,60" in svg
+    assert 'data-value="0.25"' in svg

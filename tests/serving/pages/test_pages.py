@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from serving.pages.session import COOKIE
 from tests.serving.test_failures import client_for
 
-pytestmark = [pytest.mark.slow]  # trains a champion
+pytestmark = [pytest.mark.slow]  # trains a champion (all but the last test)
 
 BOOKING = {
     "client_ref": "pages-client-0001",
@@ -218,3 +218,15 @@ def test_the_auditor_reads_the_models_and_monitoring_pages(app_keys) -> None:  #
                  "/ui/monitoring/" + "a" * 32 + "/..%2f..%2fx.html"):  # fmt: skip
         assert auditor.get(path).status_code == 404, path
     assert signed_in(app_keys, "front-desk").get("/ui/models").status_code == 403
+
+
+def test_every_alert_and_support_level_has_its_words_in_three_languages() -> None:
+    from models.packaged import AlertLevel
+    from models.services import SUPPORT_LEVEL_TEXTS
+    from serving.pages.auditor import LEVELS, SUPPORT
+    from serving.pages.texts import TEXTS
+
+    assert set(LEVELS) == {level.value for level in AlertLevel}
+    for level in LEVELS:
+        assert all(TEXTS[f"level_{level}"]) and all(TEXTS[f"alert_{level}"])
+    assert set(SUPPORT) <= set(SUPPORT_LEVEL_TEXTS)

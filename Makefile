@@ -56,7 +56,7 @@ serve-demo: install
 		test -s $(STATE)/demo-$$role.key || $(BIN)/kykytutka apikey --name demo-$$role --role $$role > $(STATE)/demo-$$role.key; \
 		chmod 600 $(STATE)/demo-$$role.key; done
 	-$(MAKE) --no-print-directory stop
-	set -a; . $(STATE)/service.env; set +a; nohup $(BIN)/kykytutka serve --port $(PORT) > $(STATE)/serve.log 2>&1 & echo $$! > $(STATE)/serve.pid
+	umask 077; set -a; . $(STATE)/service.env; set +a; nohup $(BIN)/kykytutka serve --port $(PORT) > $(STATE)/serve.log 2>&1 & echo $$! > $(STATE)/serve.pid
 	$(BIN)/python -m kykytutka.sample http://127.0.0.1:$(PORT) $(STATE)/demo-booking.key
 	@echo "The API runs on http://127.0.0.1:$(PORT) (docs: /docs, log: $(STATE)/serve.log); stop it with: make stop"
 	@echo "The pages: http://127.0.0.1:$(PORT)/ui/sign-in  Sign in with the key of a role:"

@@ -8,7 +8,9 @@ role and a session cookie (``serving.pages.session``); every form carries a CSRF
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving.pages.forms import CsrfRefused, FormRefused
 from serving.pages.render import page
@@ -24,6 +26,19 @@ def install_pages(app: FastAPI) -> None:
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(CsrfRefused, _csrf)
     app.add_exception_handler(FormRefused, _refused)
+    app.add_exception_handler(StarletteHTTPException, _not_routed)
+
+
+async def _not_routed(request: Request, exc: Exception) -> Response:
+    """The router's own 404 and 405 under /ui as a page; elsewhere FastAPI's JSON answer."""
+    assert isinstance(exc, StarletteHTTPException)
+    if not request.url.path.startswith("/ui"):
+        return await http_exception_handler(request, exc)
+    message = "not_found" if exc.status_code == 404 else "bad_input"
+    response = page(request, "message.html", read(request), exc.status_code, message=message)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
 
 
 async def _sign_in(request: Request, _: Exception) -> Response:

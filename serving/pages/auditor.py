@@ -5,6 +5,7 @@ outcomes, the FHIR view, the chain at this record), the models and the monitorin
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from audit.at_record import verify_at
 from audit.checkpoints import CheckpointKeyError, Verifier, load_verifier, public_key_file
 from audit.schema import decisions, feedback, outcomes
 from audit.store import AuditStore, AuditUnavailable
+from data_contracts.identity import contains_personal_identity_code
 from features.spec import LANGUAGES
 from models.packaged import AlertLevel
 from serving.cds_hooks.texts import OVERRIDE_REASONS
@@ -26,6 +28,7 @@ from serving.explain import reasons
 from serving.interop import risk_assessment
 from serving.pages.charts import Step, decimal_mark, waterfall_svg
 from serving.pages.fields import field_label, value_label
+from serving.pages.forms import shown
 from serving.pages.render import language_of, page
 from serving.pages.session import Session, signed_in
 from serving.security import KeyRing, Role
@@ -40,7 +43,7 @@ SUPPORT = ("none", "self_care", "consultation", "team")
 class BadFilter(Exception):
     def __init__(self, field: str, value: str, problem: str) -> None:
         super().__init__(field)
-        self.detail = f"{field}: {value[:80]!r} {problem}"
+        self.detail = f"{shown(field, 40).strip(chr(39))}: {shown(value)} {problem}"
 
 
 def _date(name: str, raw: str | None, end: bool = False) -> datetime | None:
@@ -51,6 +54,8 @@ def _date(name: str, raw: str | None, end: bool = False) -> datetime | None:
     except ValueError:
         raise BadFilter(name, raw, "is not a date (YYYY-MM-DD)") from None
     moment = datetime.combine(day, time.min, UTC)
+    if end and day == date.max:
+        return None  # to the end of the calendar: no upper bound
     return moment + timedelta(days=1) if end else moment
 
 
@@ -65,7 +70,7 @@ def _choice(name: str, raw: str | None, allowed: tuple[str, ...]) -> str | None:
 def _text(name: str, raw: str | None) -> str | None:
     if not raw:
         return None
-    if len(raw) > 64 or not raw.isprintable():
+    if len(raw) > 64 or not raw.isprintable() or contains_personal_identity_code(raw):
         raise BadFilter(name, raw, "is not a name of at most 64 characters")
     return raw
 
@@ -98,7 +103,7 @@ def _filters(request: Request) -> tuple[dict[str, str], list[Any], int]:
             exists = sa.exists().where(table.c.decision_id == decisions.c.decision_id)
             where.append(exists if given == "with" else ~exists)
     raw_page = q.get("page") or "1"
-    if not raw_page.isascii() or not raw_page.isdigit() or not 1 <= int(raw_page) <= MAX_PAGE:
+    if not re.fullmatch(r"[0-9]{1,6}", raw_page) or not 1 <= int(raw_page) <= MAX_PAGE:
         raise BadFilter("page", raw_page, f"is not a page number from 1 to {MAX_PAGE}")
     chosen = {k: v for k, v in q.items() if k in known - {"page", "lang"} and v}
     return chosen, where, int(raw_page)
@@ -171,7 +176,7 @@ def _query(chosen: dict[str, str], **changes: Any) -> str:
 def decision_page(request: Request, decision_id: str) -> HTMLResponse:
     session = signed_in(request, Role.AUDITOR)
     try:
-        uuid.UUID(decision_id)
+        decision_id = str(uuid.UUID(decision_id))
     except ValueError:
         return page(request, "message.html", session, 404, message="not_found")
     audit: AuditStore = request.app.state.audit

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from audit.schema import decisions, outcomes
 from audit.store import AuditStore, AuditUnavailable, now
 from data_contracts.booking import SupportLevel
-from serving.pages.forms import checked_form
+from serving.pages.forms import checked_form, shown
 from serving.pages.render import page
 from serving.pages.session import Session, signed_in
 from serving.security import Role
@@ -66,7 +66,7 @@ async def confirm(request: Request, decision_id: str) -> Response:
     level = form.get("support_level", "")
     audit: AuditStore = request.app.state.audit
     try:
-        uuid.UUID(decision_id)
+        decision_id = str(uuid.UUID(decision_id))
         decision = audit.get(decision_id)
     except ValueError:
         decision = None
@@ -75,7 +75,7 @@ async def confirm(request: Request, decision_id: str) -> Response:
     if decision is None:
         return page(request, "message.html", session, 404, message="not_found")
     if level not in CHOICES:
-        detail = f"support_level: {level[:80]!r} is not one of {', '.join(CHOICES)}"
+        detail = f"support_level: {shown(level)} is not one of {', '.join(CHOICES)}"
         return page(request, "message.html", session, 422, message="bad_input", detail=detail)
     received = now()
     decided = decision["decided_at"]

@@ -8,6 +8,7 @@ monitoring, region, municipality, consent) are named here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,9 +136,7 @@ def read_form(form: dict[str, str]) -> dict[str, Any]:
         if raw in ("", MISSING):
             record[name] = None if field.nullable or raw == "" else raw
         elif field.kind == "integer":
-            record[name] = (
-                int(raw) if raw.isascii() and raw.lstrip("-").isdigit() and len(raw) < 12 else raw
-            )
+            record[name] = int(raw) if re.fullmatch(r"-?[0-9]{1,11}", raw) else raw
         elif field.kind == "boolean":
             record[name] = {"true": True, "false": False}.get(raw, raw)
         else:

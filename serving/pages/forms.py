@@ -6,9 +6,17 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request
 
+from data_contracts.identity import contains_personal_identity_code
 from serving.pages.session import Session, csrf_ok
 
 MAX_FIELDS = 100
+
+
+def shown(value: str, limit: int = 80) -> str:
+    """A value as a refusal may quote it: cut to ``limit``, never a personal identity code."""
+    if contains_personal_identity_code(value):
+        return "(a personal identity code: not shown)"
+    return repr(value[:limit])
 
 
 class FormRefused(Exception):
@@ -42,9 +50,9 @@ async def read_form(request: Request) -> dict[str, str]:
     form: dict[str, str] = {}
     for name, value in pairs:
         if name in form:
-            raise FormRefused(400, f"{name[:40]}: sent twice")
+            raise FormRefused(400, f"{shown(name, 40)}: sent twice")
         if any(0xD800 <= ord(c) <= 0xDFFF or c == "\x00" for c in value):
-            raise FormRefused(400, f"{name[:40]}: not text")
+            raise FormRefused(400, f"{shown(name, 40)}: not text")
         form[name] = value
     return form
 

@@ -14,12 +14,13 @@ from pydantic import ValidationError
 
 from audit.store import AuditStore, AuditUnavailable, now
 from data_contracts.booking import BookingRecord
+from data_contracts.contract import BOOKING_COLUMNS
 from data_contracts.identity import contains_personal_identity_code
 from serving.cds_hooks.texts import OVERRIDE_REASONS
 from serving.decisions import DecisionMaker
 from serving.pages.fields import form_fields
 from serving.pages.fields import read_form as record_of
-from serving.pages.forms import checked_form, read_form
+from serving.pages.forms import checked_form, read_form, shown
 from serving.pages.render import NAVIGATION, language_of, page
 from serving.pages.session import (
     clear_session,
@@ -83,7 +84,8 @@ def _sign_in_page(request: Request, problem: str | None, status: int) -> HTMLRes
 async def sign_in(request: Request) -> Response:
     form = await read_form(request)
     expected = request.cookies.get(SIGN_IN_COOKIE)
-    if not expected or not secrets.compare_digest(expected, form.get("csrf", "")):
+    sent = form.get("csrf", "").encode("utf-8", "replace")
+    if not expected or not secrets.compare_digest(expected.encode("utf-8", "replace"), sent):
         return _sign_in_page(request, "csrf", 403)
     key = form.get("key", "").strip()
     caller = request.app.state.keys.identify(key) if 0 < len(key) <= 200 else None
@@ -135,6 +137,10 @@ async def assess(request: Request) -> HTMLResponse:
     form = await checked_form(request, session)
     language = language_of(request)
     values = {k: v for k, v in form.items() if k != "csrf"}
+    unknown = sorted(set(values) - set(BOOKING_COLUMNS))
+    if unknown:
+        detail = f"{shown(unknown[0], 40)}: not a field of the booking form"
+        return page(request, "message.html", session, 422, message="bad_input", detail=detail)
     try:
         record = BookingRecord.model_validate(record_of(values))
     except ValidationError as error:
@@ -215,7 +221,7 @@ async def feedback(request: Request, decision_id: str) -> HTMLResponse:
 
 def _own_decision(audit: AuditStore, decision_id: str, made_by: str) -> dict[str, Any] | None:
     try:
-        uuid.UUID(decision_id)
+        decision_id = str(uuid.UUID(decision_id))
     except ValueError:
         return None
     row = audit.get(decision_id)

@@ -10,6 +10,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from data_contracts.identity import contains_personal_identity_code
 from features.spec import LANGUAGES
 from models.services import SUPPORT_LEVEL_TEXTS
 from serving.explain import choose_language
@@ -46,6 +47,23 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
 }
+
+
+#: the query parameters a language link keeps (the decisions list's filters and page)
+KEPT_PARAMETERS = frozenset(
+    {
+        "from",
+        "until",
+        "level",
+        "segment",
+        "support",
+        "model",
+        "system",
+        "feedback",
+        "outcome",
+        "page",
+    }
+)
 
 
 def language_of(request: Request) -> str:
@@ -113,5 +131,9 @@ def page(
 def _with_lang(request: Request, code: str) -> str:
     from urllib.parse import urlencode
 
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    kept = [
+        (k, v)
+        for k, v in request.query_params.multi_items()
+        if k in KEPT_PARAMETERS and len(v) <= 64 and not contains_personal_identity_code(v)
+    ]
     return urlencode([*kept, ("lang", code)])

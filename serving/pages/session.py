@@ -71,7 +71,7 @@ def issue(settings: ServiceSettings, digest: str) -> tuple[str, str]:
 def read(request: Request) -> Session | None:
     """The request's valid session, or None (no cookie, forged, expired or revoked key)."""
     value = request.cookies.get(COOKIE)
-    if not value or len(value) > MAX_COOKIE or value.count(".") != 1:
+    if not value or len(value) > MAX_COOKIE or value.count(".") != 1 or not value.isascii():
         return None
     body, signature = value.split(".")
     settings: ServiceSettings = request.app.state.settings
@@ -108,7 +108,9 @@ def clear_session(response: Response, request: Request) -> None:
 
 
 def csrf_ok(session: Session, token: str | None) -> bool:
-    return token is not None and hmac.compare_digest(session.csrf.encode(), token.encode())
+    if token is None:
+        return False
+    return hmac.compare_digest(session.csrf.encode(), token.encode("utf-8", "replace"))
 
 
 def signed_in(request: Request, *roles: Role) -> Session:

@@ -230,3 +230,43 @@ def test_every_alert_and_support_level_has_its_words_in_three_languages() -> Non
     for level in LEVELS:
         assert all(TEXTS[f"level_{level}"]) and all(TEXTS[f"alert_{level}"])
     assert set(SUPPORT) <= set(SUPPORT_LEVEL_TEXTS)
+
+
+def test_what_a_hostile_reviewer_found_is_a_4xx_page_without_echoes(app_keys) -> None:  # type: ignore[no-untyped-def]
+    base = app_keys[0].app
+    odd = TestClient(base, follow_redirects=False)
+    raw = {"Cookie": COOKIE.encode() + b"=\xe4.\xe4"}
+    assert odd.get("/ui/decisions", headers=raw).status_code == 303  # a non-ASCII cookie: none
+    signer = TestClient(base, follow_redirects=False)
+    for cookie, csrf in ((b"kykytutka_sign_in=abc", "\u00e4"), (b"kykytutka_sign_in=\xe4", "x")):
+        answer = signer.post(
+            "/ui/sign-in", data={"csrf": csrf, "key": "x"}, headers={"Cookie": cookie}
+        )
+        assert answer.status_code == 403
+    desk = signed_in(app_keys, "front-desk")
+    token = csrf_of(desk.get("/ui/assess").text)
+    for extra in ({"age": "--5"}, {"notes": "131052-308T"}):
+        answer = desk.post("/ui/assess", data={**BOOKING, "csrf": token, **extra})
+        assert answer.status_code == 422 and "131052-308T" not in answer.text, extra
+    twice = desk.post(
+        "/ui/assess",
+        content=f"csrf={token}&131052-308T=a&131052-308T=b".encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert twice.status_code == 400 and "131052-308T" not in twice.text
+    auditor = signed_in(app_keys, "auditor")
+    for path in ("/ui/decisions?page=" + "1" * 5000, "/ui/decisions?foo=131052-308T",
+                 "/ui/decisions?from=131052-308T", "/ui/decisions?segment=131052-308T"):  # fmt: skip
+        answer = auditor.get(path)
+        assert answer.status_code == 422 and "131052-308T" not in answer.text, path
+    assert auditor.get("/ui/decisions?until=9999-12-31").status_code == 200
+    linked = auditor.get("/ui/decisions?level=high&x=131052-308T&client_ref=CL-SECRET-9")
+    assert "131052-308T" not in linked.text and "CL-SECRET-9" not in linked.text
+    for method, path in (
+        ("GET", "/ui/nonexistent"),
+        ("PUT", "/ui/decisions"),
+        ("DELETE", "/ui/assess"),
+    ):
+        answer = auditor.request(method, path)
+        assert answer.status_code in (404, 405) and "<html" in answer.text, (method, path)
+    assert auditor.get("/v1/nonexistent").headers["content-type"].startswith("application/json")

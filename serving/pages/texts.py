@@ -39,7 +39,7 @@ TEXTS: dict[str, Text] = {
     "unavailable": Text("Palvelu ei ole juuri nyt käytettävissä. Jos lähetit tietoja, niitä ei tallennettu. Yritä hetken kuluttua uudelleen.", "Tjänsten är inte tillgänglig just nu. Om du skickade uppgifter sparades de inte. Försök igen om en stund.", "The service is not available right now. Anything you sent was not saved. Try again in a moment."),
     "no_model": Text("Mallia ei ole vielä ladattu.", "Ingen modell har laddats ännu.", "No model is loaded yet."),
     "staff_decision": Text("Henkilökunnan päätös", "Personalens beslut", "Staff decision"),
-    "level_to_confirm": Text("Tuen taso", "Stödnivå", "Support level"),
+    "level_to_confirm": Text("Vahvistettava tuen taso", "Stödnivå att bekräfta", "Support level to confirm"),
     "home": Text("Etusivulle", "Till startsidan", "To the start page"),
     "back": Text("Takaisin", "Tillbaka", "Back"),
     # the front desk

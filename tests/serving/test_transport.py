@@ -79,7 +79,7 @@ def running_service(
             stderr=stderr,
         )
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180  # the stack imports slowly on a busy machine
         while time.monotonic() < deadline:
             assert process.poll() is None, log.read_text(errors="replace")
             try:
@@ -88,7 +88,7 @@ def running_service(
             except (urllib.error.URLError, OSError):
                 time.sleep(0.3)
         else:
-            pytest.fail(f"the service did not answer {ready} within 90 s")
+            pytest.fail(f"the service did not answer {ready} within 180 s")
         yield Running(port, keys, keys_file, log)
     finally:
         process.terminate()

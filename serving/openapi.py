@@ -63,11 +63,11 @@ and CDS Hooks discovery take none.
 in the request and echoing its value only as a short JSON scalar (an object or array by its kind,
 a missing member or a value that looks like a personal identity code as null).
 
-**Before the app.** The server itself answers, in plain text, 400 to what is not HTTP, 408 to a
-request whose head and body do not arrive in time and 431 to a head over the size or header count
-limit; and past its limit of connections at once 503 (`Refusal`, with `Retry-After`). A body over
-the size limit is 413 (`Refusal`) on any operation; an unknown path is 404 and a method a path does
-not take 405 (`Refusal`); a 500 (`{{"detail": "internal error"}}`) would be a bug.
+**Before the app.** The server itself answers 400 to what is not HTTP, 408 to a request whose head
+and body do not arrive in time and 431 to a head over the size or header count limit, and closes;
+past its limit of connections at once, 503 with `Retry-After`. Any operation answers 413 to a body
+over the size limit, 415 (with `Accept-Encoding: identity`) to one sent with a `Content-Encoding`
+other than `identity`; an unknown path is 404, a method it does not take 405; a 500 would be a bug.
 """
 
 # -- the shapes ----------------------------------------------------------------------------------
@@ -224,7 +224,8 @@ class Documented:
     request: str | None = None
 
 
-_TOO_LARGE = "the body is over the size limit (KYKYTUTKA_MAX_BODY_BYTES)"
+#: what every operation that reads a body answers of it (``serving.middleware``)
+_BODY = {413: "a body over KYKYTUTKA_MAX_BODY_BYTES", 415: "a Content-Encoding other than identity"}
 _BROKEN = "a field breaks the contract, or the body is not JSON this service reads"
 _NO_DECISION = "no decision with this id"
 _BAD_ID = "the decision id is not a UUID"
@@ -238,13 +239,11 @@ def _json(schema: dict[str, Any], media_type: str = JSON) -> dict[str, Any]:
 
 
 OPERATIONS: dict[tuple[str, str], Documented] = {
-    ("POST", "/v1/assessments"): Documented(
-        (BOOKING,), {413: _TOO_LARGE, 422: _BROKEN, 503: _NOT_DECIDED}
-    ),
+    ("POST", "/v1/assessments"): Documented((BOOKING,), {**_BODY, 422: _BROKEN, 503: _NOT_DECIDED}),
     ("POST", "/v1/assessments:batch"): Documented(
         (BOOKING,),
         {
-            413: _TOO_LARGE,
+            **_BODY,
             422: f"{_BROKEN}; more records than KYKYTUTKA_MAX_BATCH, or a booking_id twice",
             503: _NOT_DECIDED,
         },
@@ -265,7 +264,7 @@ OPERATIONS: dict[tuple[str, str], Documented] = {
         (COORDINATOR,),
         {
             404: _NO_DECISION,
-            413: _TOO_LARGE,
+            **_BODY,
             422: f"{_BAD_ID}, a field is wrong, or the time is in the future or before the "
             "decision",
             503: _UNWRITABLE,
@@ -276,7 +275,7 @@ OPERATIONS: dict[tuple[str, str], Documented] = {
         (BOOKING,),
         {
             412: "the booking context was not prefetched (this service does not fetch it)",
-            413: _TOO_LARGE,
+            **_BODY,
             422: "the call does not have the specification's shape, or its booking context "
             "breaks the contract",
             503: _NOT_DECIDED,
@@ -289,7 +288,7 @@ OPERATIONS: dict[tuple[str, str], Documented] = {
         {
             404: "a card this service did not issue to this key (no decision with its id, or "
             "another key's)",
-            413: _TOO_LARGE,
+            **_BODY,
             422: "the feedback does not have the specification's shape, or does not fit the card "
             "it names (a decision without a card, a suggestion or override reason it did not "
             "offer)",

@@ -10,9 +10,13 @@ long as their clients liked. ``LimitedHttpTools`` adds:
   arrived, not after the whole head: bytes are counted as they are received, not only as headers
   are parsed (httptools holds a header's pieces until its end);
 - a request, head and body, must arrive within ``header_timeout_seconds`` of its first byte, and a
-  new connection must start one within that time: else 408 (when part of a head came) and close;
+  new connection must start one within that time: else 408 (when part of a head came, or a body
+  no answer has begun for) and close;
 - past ``max_concurrency`` connections or requests at once, a 503 in the documented error shape
   with ``Retry-After`` (uvicorn's own is plain text), on uvicorn's condition.
+
+Each refusal is in the documented error shape, ``{"detail": ...}``, saying what was wrong in
+constant text and the limits: never what the request held.
 
 The keep-alive timeout is uvicorn's (``keep_alive_seconds``). All of it costs a few attribute
 updates and one timer a request.
@@ -45,12 +49,11 @@ _REQUEST_LINE = 16
 _HEADER_LINE = 4
 
 
-#: what the log says of a refusal (constant text: no request data)
-_REFUSALS = {
-    400: "Invalid HTTP request received.",
-    408: "Request refused with 408, its head came too slowly",
-    431: "Request refused with 431, its head is over the size or header count limit",
-}
+#: what the log says of each refusal (constant text: no request data); uvicorn's own for a 400
+_NOT_HTTP = "Invalid HTTP request received."
+_SLOW_HEAD = "Request refused with 408, its head came too slowly"
+_SLOW_BODY = "Request refused with 408, its body came too slowly"
+_LARGE_HEAD = "Request refused with 431, its head is over the size or header count limit"
 
 
 @dataclass(frozen=True)
@@ -114,9 +117,9 @@ class LimitedHttpTools(HttpToolsProtocol):
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as error:
             if isinstance(error.__context__, _HeadTooLarge):
-                self._refuse(431, "Request header fields too large")
+                self._refuse_large_head()
             else:
-                self._refuse(400, "Invalid HTTP request received.")
+                self._refuse_not_http()
             return
         except httptools.HttpParserUpgrade:
             if self._should_upgrade():
@@ -125,7 +128,7 @@ class LimitedHttpTools(HttpToolsProtocol):
                 self._unsupported_upgrade_warning()
             return
         except httptools.HttpParserError:
-            self._refuse(400, "Invalid HTTP request received.")
+            self._refuse_not_http()
             return
         if self._in_head:
             # The head goes on past this chunk: all of the chunk is head, unless an earlier
@@ -134,7 +137,7 @@ class LimitedHttpTools(HttpToolsProtocol):
             if not self._ended_in_chunk:
                 self._head_received += len(data)
             if self._head_received > self._max_head:
-                self._refuse(431, "Request header fields too large")
+                self._refuse_large_head()
 
     # -- parser callbacks ---------------------------------------------------------------------
 
@@ -200,27 +203,56 @@ class LimitedHttpTools(HttpToolsProtocol):
             self._arm_read_deadline()
             return
         if self._in_head:
-            self._refuse(408, "Request timeout")
+            self._refuse_slow(_SLOW_HEAD)
+        elif self._body_awaited():
+            # The head came but not all of the body: nothing has been said yet, so the client is
+            # told why.
+            self._refuse_slow(_SLOW_BODY)
         else:
-            # No request started (an idle new connection, stray bytes) or its body stalled.
+            # No request started (an idle new connection, stray bytes), or the body stalled after
+            # its answer began: nothing can be said in between, only the connection closed.
             self.transport.close()
 
-    def _refuse(self, status: int, message: str) -> None:
-        """Answer ``status`` with a plain-text ``message``, read no more of the request and close.
-        The close lingers (as nginx's does): what the client still sends is discarded for up to
-        ``LINGER_SECONDS``, so that it reads the answer rather than a reset that would drop it."""
+    def _body_awaited(self) -> bool:
+        """Whether a request's body is still coming and no answer to it has begun."""
+        cycle = self.cycle
+        return cycle is not None and cycle.more_body and not cycle.response_started
+
+    # -- refusals -----------------------------------------------------------------------------
+
+    def _refuse_not_http(self) -> None:
+        self._refuse(400, "not a valid HTTP request", _NOT_HTTP)
+
+    def _refuse_large_head(self) -> None:
+        limits = f"{self._max_head} bytes or {self._max_headers} headers"
+        self._refuse(431, f"request head over {limits}", _LARGE_HEAD)
+
+    def _refuse_slow(self, logged: str) -> None:
+        seconds = f"{self._read_seconds:g} s"
+        self._refuse(408, f"request head and body did not arrive within {seconds}", logged)
+
+    def _refuse(self, status: int, message: str, logged: str) -> None:
+        """Answer ``status`` with ``{"detail": message}``, log ``logged``, read no more of the
+        request and close. The close lingers (as nginx's does): what the client still sends is
+        discarded for up to ``LINGER_SECONDS``, so that it reads the answer rather than a reset
+        that would drop it."""
         self._cancel_read_deadline()
         self._in_head = False
         if self.transport.is_closing() or self._discarding:
             return
-        self.logger.warning(_REFUSALS[status])
-        body = message.encode("ascii")
+        self.logger.warning(logged)
+        if self._body_awaited():
+            # The app waits for the rest of the body (a stalled or broken one): it hears a
+            # disconnect now, and whatever it answers is dropped rather than sent after this.
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        body = json.dumps(detail(message)).encode("ascii")  # escaped: ASCII whatever it says
         content = [STATUS_LINE[status]]
         for name, value in self.server_state.default_headers:
             content.extend([name, b": ", value, b"\r\n"])
         content.extend(
             [
-                b"content-type: text/plain; charset=utf-8\r\n",
+                b"content-type: application/json\r\n",
                 b"content-length: " + str(len(body)).encode("ascii") + b"\r\n",
                 b"connection: close\r\n",
                 b"\r\n",

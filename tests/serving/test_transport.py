@@ -1,6 +1,8 @@
 """The server's own limits over real sockets (``kykytutka serve``, serving/server.py): request head
-size and header count (431 before the head is all read), the time to send a request (408), the
-keep-alive timeout and the concurrency limit (503). No model is needed: /healthz answers without.
+size and header count (431 before the head is all read), the time to send a request, head or body
+(408), the keep-alive timeout and the concurrency limit (503), each refusal in the documented error
+shape; and a content-coded body refused (415) before it is read. No model is needed: /healthz
+answers without.
 """
 
 from __future__ import annotations
@@ -108,6 +110,20 @@ def status(response: bytes) -> int:
     return int(response.split(b" ", 2)[1]) if response.startswith(b"HTTP/1.1 ") else 0
 
 
+def refusal(response: bytes, expected: int) -> str:
+    """The detail of a refusal the server sent and closed after, once its shape is checked: JSON
+    ``{"detail": ...}`` as every refusal of the service."""
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert status(response) == expected, response[:300]
+    headers = head.lower().split(b"\r\n")
+    assert b"content-type: application/json" in headers
+    assert b"content-length: %d" % len(body) in headers
+    answer = json.loads(body)
+    assert set(answer) == {"detail"}
+    assert isinstance(answer["detail"], str)
+    return answer["detail"]
+
+
 def healthz(extra_headers: bytes = b"") -> bytes:
     return b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" + extra_headers + b"\r\n"
 
@@ -130,7 +146,7 @@ def test_an_oversized_head_is_refused_before_it_is_all_read(limited: Running) ->
     with limited.connect() as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 65536)
         response = answer(sock)
-    assert status(response) == 431, response[:200]
+    assert refusal(response, 431) == "request head over 4096 bytes or 20 headers"
     assert b"connection: close" in response
 
 
@@ -162,13 +178,13 @@ def test_a_30_mb_header_is_refused_at_once(limited: Running) -> None:
 def test_a_head_over_the_limit_in_one_piece_is_refused(limited: Running) -> None:
     with limited.connect() as sock:
         sock.sendall(healthz(b"X-Big: " + b"a" * 5000 + b"\r\n"))
-        assert status(answer(sock)) == 431
+        assert "4096 bytes" in refusal(answer(sock), 431)
 
 
 def test_more_headers_than_allowed_are_refused(limited: Running) -> None:
     with limited.connect() as sock:
         sock.sendall(healthz(b"".join(b"X-H%d: v\r\n" % n for n in range(30))))
-        assert status(answer(sock)) == 431
+        assert "20 headers" in refusal(answer(sock), 431)
 
 
 def test_a_long_query_string_counts_towards_the_head(limited: Running) -> None:
@@ -189,7 +205,8 @@ def test_a_head_sent_slowly_is_cut_off(limited: Running) -> None:
         for sock in socks:
             sock.close()
     assert time.monotonic() - started < 5
-    assert {status(r) for r in responses} == {408}
+    details = {refusal(r, 408) for r in responses}
+    assert details == {"request head and body did not arrive within 1 s"}
 
 
 def test_a_head_dripped_byte_by_byte_is_cut_off_too(limited: Running) -> None:
@@ -204,8 +221,20 @@ def test_a_head_dripped_byte_by_byte_is_cut_off_too(limited: Running) -> None:
                 if time.monotonic() - started > 3:
                     break
         response = answer(sock)
-    assert status(response) == 408
+    assert refusal(response, 408)
     assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize("garbage", [b"NOT HTTP AT ALL\r\n\r\n", b"\x16\x03\x01\x02\x00\x01\x00"])
+def test_what_is_not_http_is_answered_400_in_the_error_shape(
+    limited: Running, garbage: bytes
+) -> None:
+    """Plain garbage, and a TLS hello sent to the plain-HTTP port."""
+    with limited.connect() as sock:
+        sock.sendall(garbage)
+        response = answer(sock)
+    assert refusal(response, 400) == "not a valid HTTP request"
+    assert b"connection: close" in response.lower()
 
 
 def test_a_connection_that_sends_nothing_is_closed(limited: Running) -> None:
@@ -215,16 +244,61 @@ def test_a_connection_that_sends_nothing_is_closed(limited: Running) -> None:
     assert 0.8 < time.monotonic() - started < 3
 
 
-def test_a_stalled_body_is_cut_off(limited: Running) -> None:
+def post_head(limited: Running, length: int, extra_headers: bytes = b"") -> bytes:
+    return (
+        b"POST /v1/assessments HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nAuthorization: Bearer %s\r\n%s\r\n"
+        % (length, limited.keys["booking-system"].encode(), extra_headers)
+    )
+
+
+def test_a_stalled_body_is_answered_408_and_cut_off(limited: Running) -> None:
+    """The head came, 10 of the body's 100 bytes, then nothing: told why, then closed."""
     started = time.monotonic()
     with limited.connect() as sock:
-        sock.sendall(
-            b"POST /v1/assessments HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 100\r\nAuthorization: Bearer " + limited.keys["booking-system"].encode()
-            + b"\r\n\r\n{"
-        )  # fmt: skip
-        answer(sock)
+        sock.sendall(post_head(limited, 100) + b'{"canary":')
+        response = answer(sock)
     assert time.monotonic() - started < 3
+    assert refusal(response, 408) == "request head and body did not arrive within 1 s"
+    assert b"connection: close" in response.lower()
+    assert response.count(b"HTTP/1.1 ") == 1  # the app, which waited for the body, said nothing
+
+
+def test_a_broken_chunked_body_is_answered_400_once(limited: Running) -> None:
+    """A chunk size that is not one, while the app waits for the body: only the server answers."""
+    head = post_head(limited, 0).replace(b"Content-Length: 0", b"Transfer-Encoding: chunked")
+    with limited.connect() as sock:
+        sock.sendall(head + b'5\r\n{"a":\r\n')
+        time.sleep(0.2)  # the app is waiting for the rest
+        sock.sendall(b"zz\r\n")
+        response = answer(sock)
+    assert refusal(response, 400) == "not a valid HTTP request"
+    assert response.count(b"HTTP/1.1 ") == 1
+
+
+def test_a_body_stalled_after_its_answer_began_is_only_cut_off(limited: Running) -> None:
+    """The app answered before reading the body (415: it is content-coded) and the client then
+    stalls: the answer stands alone, and the connection is closed at the timeout."""
+    started = time.monotonic()
+    with limited.connect() as sock:
+        sock.sendall(post_head(limited, 100, b"Content-Encoding: gzip\r\n") + b"\x1f\x8b" * 5)
+        response = answer(sock)
+    assert 0.8 < time.monotonic() - started < 3
+    assert response.count(b"HTTP/1.1 ") == 1
+    assert refusal(response, 415) == (
+        'Content-Encoding "gzip" is not supported: send the body uncompressed'
+    )
+    assert b"accept-encoding: identity" in response.lower()
+
+
+def test_a_content_encoding_not_ascii_is_refused_in_ascii(limited: Running) -> None:
+    body = b'{"records": []}'
+    coding = b"Content-Encoding: gz\xe4ip\xff\r\nConnection: close\r\n"
+    with limited.connect() as sock:
+        sock.sendall(post_head(limited, len(body), coding) + body)
+        detail = refusal(answer(sock), 415)
+    assert detail.isascii()
+    assert '"gz\\xe4ip\\xff"' in detail
 
 
 def test_a_kept_alive_connection_is_closed_after_the_keep_alive_timeout(limited: Running) -> None:
@@ -261,10 +335,15 @@ def test_the_refusals_are_logged_without_the_request(limited: Running) -> None:
     with limited.connect() as sock:
         sock.sendall(healthz(b"X-Canary: canary" + b"z" * 5000 + b"\r\n"))
         answer(sock)
+    with limited.connect() as sock:
+        sock.sendall(post_head(limited, 100, b"X-Canary: canaryzz\r\n") + b'{"canaryzz":')
+        answer(sock)
     time.sleep(0.2)
     log = limited.log.read_text(encoding="utf-8")
     assert "canaryzz" not in log
     assert "Request refused with 431" in log
+    assert "Request refused with 408, its body came too slowly" in log
+    assert "internal_error" not in log  # the app, left waiting for the body, saw a disconnect
     for line in log.splitlines():
         if line.startswith("{"):
             json.loads(line)

@@ -3,8 +3,10 @@
 Whoever can write the database can recompute the whole chain after changing a row, or cut its
 tail and move the head back; what they cannot do without the key is sign the new head. So the
 service signs the head now and then (``serving.background``), stores the checkpoint beside the
-chain and writes it to its log as well (a copy outside the database), and ``kykytutka audit verify``
-checks each checkpoint's signature and that the chain still holds each checkpointed (seq, hash).
+chain and writes it to its log as well, and to an append-only copy file if one is set: copies
+outside the database, for whoever can cut the tail of the chain can delete the checkpoints after
+it too. ``kykytutka audit verify`` checks each checkpoint's signature and that the chain still
+holds each checkpointed (seq, hash); with ``--checkpoints FILE`` the copies' as well.
 
 Ed25519 (``cryptography``): the private key signs, in a file readable by its owner only (0600);
 verifying needs only the public key, written beside it as ``<key file>.pub``, which an auditor may
@@ -16,13 +18,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
+import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -30,6 +36,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from audit.chain import canonical_json, utc
 
 ALGORITHM = "ed25519"
+#: the event of the service's log line that holds a checkpoint; each line of a copy file has it too
+COPY_EVENT = "audit_checkpoint"
+#: the longest line read from a copy file: a checkpoint's is about 300 bytes, any log line far less
+MAX_LINE_BYTES = 1 << 20
+MAX_SEQ = 2**63 - 1  # the chain's seq is a BIGINT
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 class CheckpointKeyError(ValueError):
@@ -165,3 +177,165 @@ def load_verifier(path: Path) -> Verifier:
     if not isinstance(public, Ed25519PublicKey):
         raise CheckpointKeyError(f"{path}: not an Ed25519 public key")
     return Verifier(public)
+
+
+def key_beside_store(key_file: Path, audit_url: str) -> Path | None:
+    """The SQLite database ``audit_url`` names if ``key_file`` lies in its directory, else None
+    (PostgreSQL, an in-memory store, a key kept elsewhere). Whoever may write the store there
+    may well read the key too, and then sign a chain they rewrote."""
+    try:
+        url = sa.engine.make_url(audit_url)
+    except sa.exc.ArgumentError:
+        return None
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    database = Path(str(url.database))
+    return database if database.resolve().parent == key_file.resolve().parent else None
+
+
+# -- copies outside the store ----------------------------------------------------------------------
+
+
+class CheckpointCopyError(ValueError):
+    """A copy file that cannot be read: missing, not UTF-8, or a line that is not a checkpoint."""
+
+
+@dataclass(frozen=True)
+class CheckpointCopy:
+    """A checkpoint read from a copy file, with where it was read (to name it in a report)."""
+
+    source: str
+    line: int
+    checkpoint: Checkpoint
+
+
+def copy_line(checkpoint: Checkpoint) -> bytes:
+    """A copy file's line: the fields of the service's log line (so one reader takes both)."""
+    return (json.dumps({"event": COPY_EVENT, **checkpoint.as_log()}) + "\n").encode()
+
+
+def append_copy(path: Path, checkpoint: Checkpoint) -> None:
+    """Append ``checkpoint`` to the copy file at ``path``: one line in one write (O_APPEND, so
+    workers appending at once never interleave), fsync'd. Created owner-only (0600)."""
+    line = copy_line(checkpoint)
+    created = True
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        created = False
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        if created:
+            os.fchmod(descriptor, 0o600)  # whatever the umask
+        if os.write(descriptor, line) != len(line):
+            raise OSError(f"{path}: only part of a line was written")
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    if created:  # the new file's name must survive a power loss as well as its line
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
+def read_copies(path: Path) -> Iterator[CheckpointCopy]:
+    """The checkpoints of a copy file, in file order: the service's copy file, or its shipped
+    log (lines of any other event are skipped). CheckpointCopyError names the file and line of
+    the first line that is not JSON, or holds a checkpoint field of the wrong type or range."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise CheckpointCopyError(f"{path}: {exc.strerror or exc}") from None
+    with handle:
+        number = 0
+        while raw := _next_line(handle, path):
+            number += 1
+            where = f"{path} line {number}"
+            if len(raw) > MAX_LINE_BYTES:
+                _refuse(where, f"longer than {MAX_LINE_BYTES:,} bytes")
+            fields = _copy_fields(raw, where)
+            if fields is not None:
+                yield CheckpointCopy(str(path), number, _checkpoint(fields, where))
+
+
+def _next_line(handle: Any, path: Path) -> bytes:
+    try:
+        line: bytes = handle.readline(MAX_LINE_BYTES + 1)
+    except OSError as exc:
+        raise CheckpointCopyError(f"{path}: {exc.strerror or exc}") from None
+    return line
+
+
+def _copy_fields(raw: bytes, where: str) -> dict[str, Any] | None:
+    """A line's JSON object; None for a blank line or a log line of another event."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        _refuse(where, "not UTF-8 text")
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except _NotANumber as exc:
+        _refuse(where, str(exc))
+    except ValueError:  # not JSON, or an integer of over 4,300 digits (Python's limit)
+        _refuse(where, "not a JSON object")
+    if not isinstance(value, dict):
+        _refuse(where, f"not a JSON object: {_shown(value)}")
+    if value.get("event", COPY_EVENT) != COPY_EVENT:
+        return None  # another line of the service's log
+    return value
+
+
+def _checkpoint(fields: dict[str, Any], where: str) -> Checkpoint:
+    seq = fields.get("seq")
+    if type(seq) is not int or not 1 <= seq <= MAX_SEQ:  # bool is an int: not with type()
+        _refuse(where, f"seq: {_shown(seq)} is not a whole number from 1 to {MAX_SEQ}")
+    chain_hash = fields.get("hash")
+    if not isinstance(chain_hash, str) or not _HASH.fullmatch(chain_hash):
+        _refuse(where, f"hash: {_shown(chain_hash)} is not 64 lower-case hex digits")
+    return Checkpoint(
+        seq,
+        chain_hash,
+        _signed_at(fields.get("signed_at"), where),
+        _text(fields, "key_id", where),
+        _text(fields, "signature", where),
+        _text(fields, "algorithm", where, ALGORITHM),
+    )
+
+
+def _signed_at(value: Any, where: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(value) if isinstance(value, str) and len(value) < 64 else None
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        _refuse(where, f"signed_at: {_shown(value)} is not an ISO 8601 time with its zone")
+    return when
+
+
+def _text(fields: dict[str, Any], name: str, where: str, default: str | None = None) -> str:
+    value = fields.get(name, default)
+    if not isinstance(value, str) or not 0 < len(value) <= 200:
+        _refuse(where, f"{name}: {_shown(value)} is not a text of 1 to 200 characters")
+    return value
+
+
+class _NotANumber(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise _NotANumber(f"{name} is not a number (Python's JSON takes it, JSON does not)")
+
+
+def _shown(value: Any) -> str:
+    """A value as a report shows it: its JSON, cut short (a line may be long)."""
+    text = "missing" if value is None else json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _refuse(where: str, what: str) -> NoReturn:
+    raise CheckpointCopyError(f"{where}: {what}")

@@ -2,14 +2,17 @@
 
 The three chained tables are read in ``seq`` order, merged, streamed (a few thousand rows in memory
 at a time, however long the chain), in one read snapshot. The walk stops at the first row that was
-changed, deleted or inserted out of order, and names it (table, row id, seq, what).
+changed, deleted or inserted out of order, and names it (table, row id, seq, what). Then, in the
+same snapshot, the checkpoints copied outside the store (``audit.checkpoints.read_copies``): each
+must still find its (seq, hash) on the chain, which the checkpoints in the store cannot prove
+once an intruder has deleted them with the tail they cut.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from audit.chain import RowCodec, link
-from audit.checkpoints import Checkpoint, Verifier
+from audit.checkpoints import Checkpoint, CheckpointCopy, Verifier
 from audit.schema import CHAINED, GENESIS, ROW_ID, chain_head, checkpoints
 
 BATCH = 2_000  # rows fetched at a time from each table
@@ -36,13 +39,27 @@ class Problem:
         return f"{where}{at}: {self.what}"
 
 
+@dataclass(frozen=True)
+class CopyProblem:
+    """What is wrong with a checkpoint copied outside the store, named by its file and line."""
+
+    source: str
+    line: int
+    seq: int
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.source} line {self.line} (seq {self.seq}): {self.what}"
+
+
 @dataclass
 class Verification:
     rows: dict[str, int] = field(default_factory=lambda: {t.name: 0 for t in CHAINED})
     head: tuple[int, str] = (0, GENESIS)
     checkpoints: int = 0
+    copies: int = 0  # checkpoint copies from outside the store that hold
     signatures_checked: bool = False
-    problem: Problem | None = None
+    problem: Problem | CopyProblem | None = None
 
     @property
     def intact(self) -> bool:
@@ -66,9 +83,12 @@ class _Entry:
         return f"{self.table} {ROW_ID[self.table]}={self.row_id} (seq {self.seq})"
 
 
-def verify_chain(engine: Engine, verifier: Verifier | None = None) -> Verification:
-    """Walk the chain of the store ``engine`` opens; ``verifier`` checks the checkpoints'
-    signatures (without one, only that the chain still holds each checkpointed hash)."""
+def verify_chain(
+    engine: Engine, verifier: Verifier | None = None, copies: Iterable[CheckpointCopy] = ()
+) -> Verification:
+    """Walk the chain of the store ``engine`` opens, then check the checkpoint ``copies`` kept
+    outside it; ``verifier`` checks the checkpoints' and the copies' signatures (without one,
+    only that the chain still holds each checkpointed hash)."""
     result = Verification(signatures_checked=verifier is not None)
     sqlite = engine.dialect.name == "sqlite"
     connection = engine.connect()
@@ -85,6 +105,8 @@ def verify_chain(engine: Engine, verifier: Verifier | None = None) -> Verificati
         streams = [_rows(connection, RowCodec(table)) for table in CHAINED]
         entries = heapq.merge(*streams, key=_seq)
         result.problem = _walk(entries, _checkpoints(connection), verifier, result)
+        if result.problem is None:
+            result.problem = _check_copies(connection, iter(copies), verifier, result)
     finally:
         connection.rollback()
         connection.close()
@@ -201,6 +223,76 @@ def _bad_signature(mark: _Mark, verifier: Verifier) -> Problem:
         else "its signature does not verify: forged or changed"
     )
     return Problem("checkpoints", mark.row_id, signed.seq, what)
+
+
+def _check_copies(
+    connection: sa.Connection,
+    copies: Iterator[CheckpointCopy],
+    verifier: Verifier | None,
+    result: Verification,
+) -> CopyProblem | None:
+    """Each copy against the chain just walked (intact, so seq 1..head without gaps), a batch
+    at a time: a year of copies is half a million lines, too many to hold or to ask one by one."""
+    end = result.head[0]
+    while batch := list(itertools.islice(copies, BATCH)):
+        rows = _rows_at(connection, {c.checkpoint.seq for c in batch if c.checkpoint.seq <= end})
+        for copy in batch:
+            problem = _check_copy(copy, rows.get(copy.checkpoint.seq), end, verifier)
+            if problem is not None:
+                return problem
+            result.copies += 1
+    return None
+
+
+def _check_copy(
+    copy: CheckpointCopy, row: _Held | None, end: int, verifier: Verifier | None
+) -> CopyProblem | None:
+    signed = copy.checkpoint
+    when = signed.signed_at.isoformat()
+    if verifier is not None and not verifier.verifies(signed):
+        what = (
+            f"a forged copy: signed by another key ({signed.key_id}, not {verifier.key_id})"
+            if signed.key_id != verifier.key_id
+            else "a forged copy: its signature does not verify"
+        )
+        return CopyProblem(copy.source, copy.line, signed.seq, what)
+    if row is None:
+        return CopyProblem(
+            copy.source,
+            copy.line,
+            signed.seq,
+            f"the store ends at seq {end} but a checkpoint signed at {when} covers seq "
+            f"{signed.seq}: rows were deleted",
+        )
+    if row.row_hash != signed.hash:
+        return CopyProblem(
+            copy.source,
+            copy.line,
+            signed.seq,
+            f"the chain was rewritten: the checkpoint signed at {when} holds another hash for "
+            f"{row.table} {ROW_ID[row.table]}={row.row_id} (seq {signed.seq})",
+        )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    table: str
+    row_id: str
+    row_hash: str
+
+
+def _rows_at(connection: sa.Connection, seqs: set[int]) -> dict[int, _Held]:
+    """The chained rows at ``seqs``: their table, id and hash, by seq."""
+    found: dict[int, _Held] = {}
+    if not seqs:
+        return found
+    for table in CHAINED:
+        id_column = table.c[ROW_ID[table.name]]
+        query = sa.select(table.c.seq, id_column, table.c.row_hash).where(table.c.seq.in_(seqs))
+        for seq, row_id, row_hash in connection.execute(query):
+            found[int(seq)] = _Held(table.name, str(row_id), str(row_hash))
+    return found
 
 
 def _problem(entry: _Entry, what: str) -> Problem:

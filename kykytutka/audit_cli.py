@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from audit.checkpoints import CheckpointCopy, Verifier
+    from audit.verify import Verification
 
 audit = typer.Typer(
     name="audit",
@@ -40,40 +46,81 @@ def verify(
         Path | None,
         typer.Option(help="Or the checkpoint key itself (its public half is used)."),
     ] = None,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(
+            help="Checkpoint copies kept outside the store: the service's "
+            "KYKYTUTKA_CHECKPOINT_COPY_FILE, or its shipped log (JSON lines; other events are "
+            "skipped). Each must verify and still be held by the chain."
+        ),
+    ] = None,
 ) -> None:
     """Walk the audit chain: exit 0 if intact, 1 naming the first row tampered with.
 
     Checks every decision, feedback and outcome row against its hash and the one before it, the
-    chain head, and every signed checkpoint. Exit 0 with the count when intact; 1 naming the
-    first row changed, deleted or inserted out of order (table, row id, seq, what); 2 on a usage
-    error."""
-    import os
-
-    import sqlalchemy as sa
-
-    from audit.checkpoints import CheckpointKeyError, Verifier, load_verifier, public_key_file
-    from audit.schema import missing_columns
-    from audit.store import shown
-    from audit.verify import verify_chain
+    chain head, every signed checkpoint, and with --checkpoints every copy kept outside the store
+    (which catches a cut tail whose checkpoints were deleted with it). Exit 0 with the count when
+    intact; 1 naming the first row changed, deleted or inserted out of order (table, row id, seq,
+    what), or the copy the store no longer holds (file, line, seq); 2 on a usage error."""
+    from audit.checkpoints import CheckpointCopyError, read_copies
 
     if public_key is not None and checkpoint_key_file is not None:
         raise _usage("--public-key and --checkpoint-key-file: give one of them")
-    from_environment = os.environ.get("KYKYTUTKA_AUDIT_URL")
-    store_url = url or from_environment or "sqlite:///.kykytutka/audit.db"
-    option = "KYKYTUTKA_AUDIT_URL" if from_environment and not url else "--url"
-    verifier: Verifier | None = None
+    verifier = _verifier(public_key, checkpoint_key_file)
+    if checkpoints is not None:
+        if verifier is None:
+            raise _usage(
+                f"--checkpoints {checkpoints}: checking the copies' signatures needs the public "
+                "key: give --public-key"
+            )
+        try:
+            sum(1 for _ in read_copies(checkpoints))  # every line readable before the walk
+        except CheckpointCopyError as error:
+            raise _usage(f"--checkpoints: {error}") from None
+    try:
+        copies = read_copies(checkpoints) if checkpoints is not None else ()
+        result = _walk(verifier, url, copies)
+    except CheckpointCopyError as error:  # the file changed since it was read above
+        raise _usage(f"--checkpoints: {error}") from None
+    _report(result, verifier, checkpoints)
+
+
+def _verifier(public_key: Path | None, checkpoint_key_file: Path | None) -> Verifier | None:
+    """The key the options give, else the service's own key's public half where the settings
+    put it (none there: signatures are not checked)."""
+    import os
+
+    from audit.checkpoints import CheckpointKeyError, load_verifier, public_key_file
+
     key = public_key or checkpoint_key_file
-    if key is None:  # the service's own key's public half, where the settings put it
+    if key is None:
         service_key = Path(os.environ.get("KYKYTUTKA_CHECKPOINT_KEY_FILE", DEFAULT_KEY))
         key = public_key = (
             public_key_file(service_key) if public_key_file(service_key).is_file() else None
         )
-    if key is not None:
-        name = "--public-key" if public_key is not None else "--checkpoint-key-file"
-        try:
-            verifier = load_verifier(key)
-        except CheckpointKeyError as error:
-            raise _usage(f"{name}: {error}") from None
+    if key is None:
+        return None
+    name = "--public-key" if public_key is not None else "--checkpoint-key-file"
+    try:
+        return load_verifier(key)
+    except CheckpointKeyError as error:
+        raise _usage(f"{name}: {error}") from None
+
+
+def _walk(
+    verifier: Verifier | None, url: str | None, copies: Iterable[CheckpointCopy]
+) -> Verification:
+    import os
+
+    import sqlalchemy as sa
+
+    from audit.schema import missing_columns
+    from audit.store import shown
+    from audit.verify import verify_chain
+
+    from_environment = os.environ.get("KYKYTUTKA_AUDIT_URL")
+    store_url = url or from_environment or "sqlite:///.kykytutka/audit.db"
+    option = "KYKYTUTKA_AUDIT_URL" if from_environment and not url else "--url"
     try:
         parsed = sa.engine.make_url(store_url)
     except sa.exc.ArgumentError:
@@ -91,15 +138,21 @@ def verify(
             raise _usage(
                 f"{shown(store_url)} has no hash chain (made by an older release: {tables})"
             )
-        result = verify_chain(engine, verifier)
+        return verify_chain(engine, verifier, copies)
     except sa.exc.SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         raise _usage(f"{option}: cannot read {shown(store_url)}: {reason}") from None
     finally:
         engine.dispose()
+
+
+def _report(result: Verification, verifier: Verifier | None, copy_file: Path | None) -> None:
+    from audit.verify import CopyProblem
+
     if result.problem is not None:
         typer.echo(f"audit chain BROKEN at {result.problem}", err=True)
-        typer.echo(f"  {result.total:,} rows verified before it", err=True)
+        held = f", {result.copies:,} copies" if isinstance(result.problem, CopyProblem) else ""
+        typer.echo(f"  {result.total:,} rows verified{held} before it", err=True)
         raise typer.Exit(1)
     counts = ", ".join(f"{name} {count:,}" for name, count in result.rows.items())
     typer.echo(f"audit chain intact: {result.total:,} rows ({counts}); head seq {result.head[0]}")
@@ -114,3 +167,9 @@ def verify(
         )
     else:
         typer.echo("  no signed checkpoints yet")
+    if copy_file is not None and result.copies:
+        typer.echo(
+            f"  {result.copies:,} checkpoint copies in {copy_file} hold, signatures verified"
+        )
+    elif copy_file is not None:
+        typer.echo(f"  no checkpoint copies in {copy_file}")

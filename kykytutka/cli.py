@@ -359,7 +359,12 @@ def secrets(
         ".kykytutka/service.env"
     ),
     checkpoint_key: Annotated[
-        Path, typer.Option(help="Signing key of the audit checkpoints (public half: .pub).")
+        Path,
+        typer.Option(
+            help="Signing key of the audit checkpoints (public half: .pub). The default, beside "
+            "the local audit store, is for demos: in production keep it elsewhere (a separate "
+            "mount or a secret store) and point KYKYTUTKA_CHECKPOINT_KEY_FILE at it."
+        ),
     ] = Path(".kykytutka/checkpoint.key"),
 ) -> None:
     """Write a new pseudonymisation key to an environment file and a new key that signs the audit

@@ -36,8 +36,16 @@ class ServiceSettings(BaseSettings):
     audit_sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     #: how often the audit chain's head is signed into a checkpoint (0: never)
     checkpoint_seconds: float = Field(60.0, ge=0)
-    #: the key that signs checkpoints; kept apart from the audit store (``kykytutka secrets``)
+    #: the key that signs checkpoints (``kykytutka secrets``). The default, beside the default
+    #: SQLite store, is for local demos only: production keeps the key apart from the audit store
+    #: (a separate mount or a secret store), or whoever can write the store can read the key and
+    #: sign a chain they rewrote; the service warns at start when both share a directory
     checkpoint_key_file: Path = STATE_DIR / "checkpoint.key"
+    #: an append-only file that also gets every signed checkpoint, one fsync'd JSON line each
+    #: (created 0600), for ``kykytutka audit verify --checkpoints``: a copy a store's intruder
+    #: cannot delete, if it lives elsewhere. Each checkpoint is logged as well (info level, event
+    #: ``audit_checkpoint``; the shipped log is the other copy). Unset: the log's copy only
+    checkpoint_copy_file: Path | None = None
     #: requests a second each API key may make on average, and in a burst (0: no limit)
     rate_limit_per_second: float = Field(50.0, ge=0)
     rate_limit_burst: int = Field(100, ge=1)
@@ -50,6 +58,12 @@ class ServiceSettings(BaseSettings):
     max_concurrency: int = Field(200, ge=1)
     #: the service's JSON log lines on stderr: debug, info, warning or error
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("checkpoint_copy_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # KYKYTUTKA_CHECKPOINT_COPY_FILE= (empty) would otherwise be Path("."), a directory
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("pseudonym_key")
     @classmethod

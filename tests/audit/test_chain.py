@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from audit.chain import RowCodec, canonical_json, link
-from audit.checkpoints import Signer, Verifier
+from audit.checkpoints import CheckpointCopy, Signer, Verifier
 from audit.schema import GENESIS, decisions
-from audit.store import AuditStore
+from audit.store import AuditStore, now
 from audit.verify import Verification, verify_chain
 from tests.audit.conftest import decision, execute, fill, outcome_row, scalar
 
@@ -282,3 +282,25 @@ def test_verify_streams_a_long_chain_in_bounded_memory(tmp_path: Path) -> None:
         store.close()
         assert result.intact and result.total == count
     assert peaks[1] < 1.5 * peaks[0] + 1_000_000, peaks  # eight times the rows, not the memory
+
+
+def test_checkpoint_copies_are_checked_in_batches_with_or_without_the_key(
+    store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copies kept outside the store (``verify --checkpoints``), read a batch at a time."""
+    monkeypatch.setattr("audit.verify.BATCH", 2)
+    signer = _signer()
+    copies = []
+    for number in range(5):
+        store.record([decision(number)])
+        copies.append(CheckpointCopy("copies", number + 1, signer.sign(*store.head(), now())))
+    result = verify_chain(store.engine, Verifier(signer.public), copies)
+    assert result.intact and result.copies == 5 and result.checkpoints == 0
+    beyond = CheckpointCopy("copies", 6, signer.sign(9, "b" * 64, now()))
+    problem = str(verify_chain(store.engine, None, [*copies, beyond]).problem)
+    assert problem.startswith("copies line 6 (seq 9): the store ends at seq 5 but a checkpoint")
+    assert problem.endswith("covers seq 9: rows were deleted")
+    other = CheckpointCopy("copies", 7, signer.sign(3, "b" * 64, now()))
+    assert str(verify_chain(store.engine, None, [other]).problem).endswith(
+        f"holds another hash for decisions decision_id={decision(2)['decision_id']} (seq 3)"
+    )

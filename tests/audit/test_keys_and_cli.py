@@ -3,10 +3,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import os
+import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -14,12 +20,15 @@ from typer.testing import CliRunner
 from audit.checkpoints import (
     CheckpointKeyError,
     create_checkpoint_key,
+    key_beside_store,
     load_signer,
     load_verifier,
     public_key_file,
 )
 from audit.store import AuditStore
 from kykytutka.cli import app
+from serving.background import checkpoint_audit
+from serving.settings import ServiceSettings
 from tests.audit.conftest import execute, fill
 
 pytestmark = [pytest.mark.code]
@@ -131,3 +140,68 @@ def test_verify_usage_errors_name_the_option(tmp_path: Path) -> None:
     assert code == 2 and "--checkpoint-key-file:" in output
     code, output = run("--url", url, "--public-key", "a", "--checkpoint-key-file", "b")
     assert code == 2 and "give one of them" in output
+
+
+# -- the key beside the store ----------------------------------------------------------------------
+
+
+def test_a_key_beside_the_sqlite_store_is_recognised(tmp_path: Path) -> None:
+    database = tmp_path / "audit.db"
+    assert key_beside_store(tmp_path / "checkpoint.key", f"sqlite:///{database}") == database
+    assert key_beside_store(tmp_path / "keys" / "checkpoint.key", f"sqlite:///{database}") is None
+    assert key_beside_store(tmp_path / "k", "postgresql+psycopg://u@127.0.0.1/a") is None
+    assert key_beside_store(tmp_path / "k", "sqlite://") is None  # in memory
+    assert key_beside_store(tmp_path / "k", "not a url") is None
+    # the defaults, relative to the working directory
+    beside = key_beside_store(Path(".kykytutka/checkpoint.key"), "sqlite:///.kykytutka/audit.db")
+    assert beside == Path(".kykytutka/audit.db")
+
+
+def started_service_warnings(tmp_path: Path, key: Path) -> list[dict[str, Any]]:
+    """The warning lines of the checkpoint task of a service starting with the key at ``key``
+    and its SQLite store in ``tmp_path``."""
+    create_checkpoint_key(key)
+    settings = ServiceSettings(
+        pseudonym_key=secrets.token_urlsafe(48),
+        audit_url=f"sqlite:///{tmp_path / 'audit.db'}",
+        checkpoint_key_file=key,
+        checkpoint_seconds=60,
+    )
+    store = AuditStore(settings.audit_url)
+    app = SimpleNamespace(state=SimpleNamespace(settings=settings, audit=store))
+    lines: list[dict[str, Any]] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: lines.append(json.loads(record.getMessage()))  # type: ignore[method-assign]
+    logger = logging.getLogger("kykytutka.serving")
+    logger.addHandler(handler)
+
+    async def start() -> None:
+        task = asyncio.create_task(checkpoint_audit(app, every_seconds=0.05))  # type: ignore[arg-type]
+        await asyncio.sleep(0.2)
+        task.cancel()
+
+    try:
+        asyncio.run(start())
+    finally:
+        logger.removeHandler(handler)
+        store.close()
+    return lines
+
+
+def test_the_service_warns_once_when_the_key_shares_the_stores_folder(tmp_path: Path) -> None:
+    key = tmp_path / "checkpoint.key"
+    (warning,) = started_service_warnings(tmp_path, key)
+    assert warning["event"] == "audit_checkpoint_key_beside_store"
+    assert warning["key_file"] == str(key) and warning["audit_db"] == str(tmp_path / "audit.db")
+    assert "in production keep the checkpoint key apart from the audit store" in warning["advice"]
+
+
+def test_no_warning_when_the_key_is_kept_apart(tmp_path: Path) -> None:
+    assert started_service_warnings(tmp_path, tmp_path / "secrets" / "checkpoint.key") == []
+
+
+def test_the_secrets_help_says_production_keeps_the_key_elsewhere() -> None:
+    result = CliRunner().invoke(app, ["secrets", "--help"])
+    text = " ".join(result.output.replace("│", " ").split())  # the words, without the box
+    assert result.exit_code == 0
+    assert "in production keep it elsewhere (a separate mount or a secret store)" in text

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 from audit.checkpoints import Checkpoint, Signer
 from audit.engine import AuditSchemaError, open_engine, prepare, shown
 from audit.jobs import Action, AuditUnavailable, Job
+from audit.loopcommit import LoopCommit
 from audit.schema import GENESIS, chain_head, checkpoints, decisions, feedback, heartbeat, outcomes
 from audit.writer import Writer
 
@@ -70,6 +71,7 @@ class AuditStore:
         self.engine: Engine = open_engine(url, synchronous)
         prepare(self.engine, url)
         self._writer = Writer(self.engine, lock_wait=timeout * LOCK_SHARE)
+        self._on_loop = LoopCommit(self._writer) if self._writer.sqlite else None
         self._awaiting = 0  # requests awaiting a write (read and changed on the event loop only)
         weakref.finalize(self, self._writer.stop, 0)
 
@@ -89,8 +91,13 @@ class AuditStore:
     def record_outcome(self, row: dict[str, Any], timeout: float | None = None) -> None:
         self._wait(*self._submit("outcomes", [row], timeout))
 
-    async def arecord(self, rows: list[dict[str, Any]], timeout: float | None = None) -> None:
-        await self._awrite("decisions", self.decision_rows(rows), timeout)
+    async def arecord(
+        self, rows: list[dict[str, Any]], timeout: float | None = None, in_flight: int = 1
+    ) -> None:
+        """``in_flight``: the requests in flight in this worker, this one included; with others
+        on their way to their writes, this one waits to share their commit (SQLite,
+        ``audit.loopcommit``)."""
+        await self._awrite("decisions", self.decision_rows(rows), timeout, in_flight)
 
     async def arecord_feedback(
         self, rows: list[dict[str, Any]], timeout: float | None = None
@@ -100,15 +107,16 @@ class AuditStore:
     async def arecord_outcome(self, row: dict[str, Any], timeout: float | None = None) -> None:
         await self._awrite("outcomes", [row], timeout)
 
-    async def _awrite(self, table: str, rows: list[dict[str, Any]], timeout: float | None) -> None:
-        """On the event loop: written here when SQLite's lock is free at once (the usual case),
-        else through the writer thread, awaited without holding the loop (``Writer.write_here``)."""
+    async def _awrite(
+        self, table: str, rows: list[dict[str, Any]], timeout: float | None, in_flight: int = 1
+    ) -> None:
+        """On the event loop: SQLite's writes on the loop itself (``audit.loopcommit``),
+        PostgreSQL's through the writer thread, awaited without holding the loop."""
         seconds = self.timeout if timeout is None else timeout
         if not rows:
             return
         job = Job(time.monotonic() + seconds, rows=[(table, row) for row in rows])
-        if self._writer.write_here(job):
-            job.future.result()  # AuditUnavailable when it failed
+        if self._on_loop is not None and await self._on_loop.write(job, in_flight):
             return
         await self._await(self._writer.submit(job), job.deadline, seconds)
 
@@ -229,6 +237,8 @@ class AuditStore:
 
     def close(self) -> None:
         """Stop the writer (after the writes already queued) and close the connections."""
+        if self._on_loop is not None:
+            self._on_loop.close()
         self._writer.stop()
         self.engine.dispose()
 

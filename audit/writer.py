@@ -1,8 +1,8 @@
 """The audit store's one writer: a thread fed by a queue, committing in groups.
 
 Every write of an ``AuditStore`` (chained rows, the readiness heartbeat, signed checkpoints) is a
-job on its writer's queue, except an event loop's row write that finds SQLite's lock free: that is
-written at once on the loop's thread (``Writer.write_here``). The writer takes every job waiting,
+job on its writer's queue, except an event loop's row writes on SQLite (``audit.loopcommit``, which
+uses this writer's codecs). The writer takes every job waiting,
 drops those whose deadline has passed (their caller has answered "nothing was written", and that
 stays true), and writes the rest of the row jobs in ONE transaction: it locks the chain head (SQLite
 ``BEGIN IMMEDIATE``, which also orders several processes writing one file; PostgreSQL ``SELECT ...
@@ -39,7 +39,6 @@ from audit.statements import insert_sql, reason
 MAX_JOBS = 256  # per transaction
 MAX_ROWS = 5_000
 MIN_LOCK_WAIT = 0.01  # seconds
-HERE_LOCK_WAIT = 0.0  # seconds: write_here tries the lock once
 
 
 class Writer:
@@ -72,8 +71,6 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._start = threading.Lock()
         self._connection: Any = None  # the pool's connection, held by the thread
-        self._here: Any = None  # SQLite: the connection of write_here, one caller at a time
-        self._here_lock = threading.Lock()
         #: hash the rows and move the head; False only to measure what the chain costs, on a
         #: fresh store that nothing else writes (seq then comes from a counter in memory)
         self.chain = True
@@ -91,62 +88,7 @@ class Writer:
         self._queue.put(job)
         return job.future
 
-    def write_here(self, job: Job, lock_wait: float = HERE_LOCK_WAIT) -> bool:
-        """Write a job of rows on the calling thread if SQLite's lock is free within
-        ``lock_wait``: True when written or failed for good (its future says which), False when
-        not tried or still locked (submit it to the thread then). The event loop writes here:
-        the thread's hand-offs cost more than the write (each takes the GIL back from the loop's
-        requests, each wake-up of the loop waits behind every callback ready before it)."""
-        if not self.sqlite or job.action is not None or not self._here_lock.acquire(False):
-            return False
-        try:
-            try:
-                if self._here is None:
-                    self._here = self.engine.raw_connection()
-                    self._here.cursor().execute("PRAGMA busy_timeout = 0")
-                cursor = self._here.cursor()
-            except Exception as exc:
-                self._drop_here()
-                return not self._failed([job], exc)
-            try:
-                self._begin_immediate(cursor, time.monotonic() + lock_wait)
-            except self._dbapi_error as exc:
-                if self._is_busy(exc):
-                    return False
-                self._drop_here()
-                return not self._failed([job], exc)
-            try:
-                cursor.execute("SELECT seq, hash FROM chain_head WHERE id = 1")
-                found = cursor.fetchone()
-                job.head = (0, GENESIS) if found is None else (int(found[0]), str(found[1]))
-                done = self._rows(cursor, [job])
-                self._here.commit()
-            except Exception as exc:
-                with contextlib.suppress(Exception):
-                    self._here.rollback()
-                if not isinstance(exc, self._row_errors) and not self._is_busy(exc):
-                    self._drop_here()
-                return not self._failed([job], exc)
-            self.transactions += 1
-            self.rows_written += sum(len(done_job.rows) for done_job in done)
-            if done and not job.future.done():
-                job.future.set_result(job.result)
-            return True
-        finally:
-            self._here_lock.release()
-
-    def _drop_here(self) -> None:
-        connection, self._here = self._here, None
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                connection.invalidate()
-
     def stop(self, wait: float = 5.0) -> None:
-        with self._here_lock:
-            here, self._here = self._here, None
-            if here is not None:
-                with contextlib.suppress(Exception):
-                    here.close()
         thread = self._thread
         if thread is not None and thread.is_alive():
             self._queue.put(None)

@@ -16,11 +16,19 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from audit.loopcommit import WINDOW
 from audit.store import AuditStore, AuditUnavailable
 from audit.verify import verify_chain
 from tests.audit.conftest import decision, feedback_row, outcome_row, scalar
 
 pytestmark = [pytest.mark.code]
+
+
+def spin(seconds: float) -> None:
+    """Compute on this thread for ``seconds``, as a loop busy with requests does."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        sum(range(1000))
 
 
 @contextmanager
@@ -112,29 +120,82 @@ def test_the_event_loop_runs_on_while_a_write_waits_for_a_locked_store(store_url
         store.close()
 
 
-def test_the_event_loop_writes_sqlite_itself_when_the_lock_is_free(tmp_path: Path) -> None:
-    """A free lock: the write is done on the loop's own thread (no writer thread, no hand-off);
-    a lock held elsewhere: the same write goes to the writer thread and lands once it is free."""
+def test_the_event_loop_writes_sqlite_itself_in_groups(tmp_path: Path) -> None:
+    """The loop writes SQLite on its own thread (no writer thread, no hand-off): a request alone
+    at once, requests with others in flight (``in_flight``) in one shared transaction. While the
+    lock is held elsewhere they wait without holding the loop, and land together once it is
+    free."""
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     store = AuditStore(url, timeout=2.0)
     try:
         asyncio.run(store.arecord([decision(1)]))
         assert store._writer._thread is None  # written here: the thread was never started
 
+        async def at_once(first: int, loaded: bool) -> None:
+            if loaded:
+                spin(WINDOW * 1.5)  # the loop computes without a pause: a loaded worker
+            else:
+                await asyncio.sleep(WINDOW * 1.5)  # the loop idles: a light load
+            writes = [store.arecord([decision(n)], in_flight=7) for n in range(first, first + 7)]
+            await asyncio.gather(*writes)
+
+        async def both() -> tuple[int, int]:
+            await store.arecord([decision(100)])  # the loop's window starts here
+            before = store._writer.transactions
+            await at_once(2, loaded=False)
+            middle = store._writer.transactions
+            await at_once(9, loaded=True)
+            return middle - before, store._writer.transactions - middle
+
+        light, loaded = asyncio.run(both())
+        assert light == 7  # a light load: each at once
+        assert loaded == 1  # loaded: seven requests, one commit
+
         async def while_locked() -> None:
             other = sqlite3.connect(tmp_path / "audit.db", isolation_level=None)
             other.execute("BEGIN IMMEDIATE")
-            writing = asyncio.create_task(store.arecord([decision(2)]))
+            writing = asyncio.gather(*(store.arecord([decision(n)]) for n in range(16, 21)))
             await asyncio.sleep(0.2)
-            assert not writing.done()  # waiting, off the loop, for the lock
+            assert not writing.done()  # waiting for the lock, the loop free meanwhile
             other.execute("ROLLBACK")
             other.close()
             await writing
 
+        before = store._writer.transactions
         asyncio.run(while_locked())
-        assert store._writer._thread is not None
-        assert store.get(decision(2)["decision_id"]) is not None
-        assert verify_chain(store.engine).total == 2
+        assert store._writer.transactions - before == 1
+        assert store._writer._thread is None
+        result = verify_chain(store.engine)
+        assert result.intact and result.total == 21
+    finally:
+        store.close()
+
+
+def test_one_bad_write_in_a_loop_group_fails_alone(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    store = AuditStore(url, timeout=2.0)
+    try:
+        asyncio.run(store.arecord([decision(0, booking_id="CANARY-BOOKING")]))
+
+        async def together() -> list[BaseException | None]:
+            await store.arecord([decision(100)])  # the loop's window starts here
+            spin(WINDOW * 1.5)  # a loaded worker: the six share one transaction
+            # number 3 repeats the first decision's id: a primary key violation
+            writes = [
+                store.arecord([decision(0 if n == 3 else n)], in_flight=6) for n in range(1, 7)
+            ]
+            return await asyncio.gather(*writes, return_exceptions=True)
+
+        assert store._on_loop is not None
+        flushes = store._on_loop.flushes
+        outcomes = asyncio.run(together())
+        assert store._on_loop.flushes - flushes == 2  # decision 100, then one group of six
+        assert [type(o).__name__ for o in outcomes] == [
+            "NoneType", "NoneType", "AuditUnavailable", "NoneType", "NoneType", "NoneType"
+        ]  # fmt: skip
+        assert "CANARY" not in str(outcomes[2])
+        result = verify_chain(store.engine)
+        assert result.intact and result.total == 7
     finally:
         store.close()
 

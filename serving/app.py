@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from audit.store import AuditStore
 from data_contracts.booking import CONTRACT_VERSION
-from models.registry import IncompatibleModel, use_tracking
+from models.registry import IncompatibleModel
 from serving.background import checkpoint_audit, watch_champion
 from serving.errors import register_error_handlers
 from serving.logs import configure_logging, log_event
@@ -65,8 +65,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.metrics = Metrics()
     app.state.loaded = None
     app.state.model_problem = None
-    use_tracking()  # MLFLOW_TRACKING_URI, else ./mlflow.db: set by the job, never on import
     try:
+        # Opens the tracking store too (MLFLOW_TRACKING_URI, else ./mlflow.db: set by the job,
+        # never on import), in this worker's turn: workers starting together take turns, the
+        # first making a new store's tables and the local copy (serving.models).
         app.state.loaded = load_champion(config.model_uri, config.model_cache_dir)
         log_event("model_loaded", version=app.state.loaded.version, source=app.state.loaded.source)
     except IncompatibleModel as exc:

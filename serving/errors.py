@@ -2,7 +2,7 @@
 
 Two shapes only:
 
-- ``{"detail": "..."}`` for every refusal (401, 403, 404, 413, 500, 503);
+- ``{"detail": "..."}`` for every refusal (401, 403, 404, 409, 413, 415, 500, 503);
 - ``{"detail": "...", "errors": [{"field", "value", "problem"}]}`` for every 422, whether the JSON
   reader found the problem in the body (``serving.jsonbody``), pydantic found it in the request, a
   handler found it (``refuse``) or the CDS hook found it in the booking context

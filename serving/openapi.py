@@ -292,6 +292,7 @@ OPERATIONS: dict[tuple[str, str], Documented] = {
             422: "the feedback does not have the specification's shape, or does not fit the card "
             "it names (a decision without a card, a suggestion or override reason it did not "
             "offer)",
+            409: "the card already has all the feedback it takes (with corrections): none recorded",
             503: _UNWRITABLE,
         },
         _json(ref("CdsFeedbackRecorded")),

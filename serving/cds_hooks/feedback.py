@@ -6,11 +6,15 @@ suggestion of that card; an ``overridden`` one may carry one ``overrideReason`` 
 one the card offered. The reason's code is stored; the accepted suggestion is not (the table has
 no column for it, and a card offers one suggestion); the free-text ``userComment`` is accepted
 and never stored or logged.
+
+The store is append-only, so a correction is one more row: a decision holds at most
+``MAX_FEEDBACK_PER_DECISION`` feedback rows (the first and its corrections, from CDS Hooks and the
+front desk's page alike), and a request past it is refused whole (``FeedbackFull``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC
 from typing import Any
 from uuid import UUID
@@ -28,8 +32,40 @@ class UnknownCard(LookupError):
         super().__init__(f"no card {card} ({field})")
 
 
+#: feedback rows one decision may have, the first and its corrections: without a bound a client
+#: could post about one card for ever, each post a chained row that can never be deleted
+MAX_FEEDBACK_PER_DECISION = 10
+
 #: members whose values a 422 never echoes: the free-text comment
 _FREE_TEXT = frozenset({"userComment", "overrideReason"})
+
+
+class FeedbackFull(Exception):
+    """Feedback on a decision that already has ``MAX_FEEDBACK_PER_DECISION`` feedback rows."""
+
+    def __init__(self, field: str, decision_id: str) -> None:
+        super().__init__(
+            f"{field}: card {decision_id} already has {MAX_FEEDBACK_PER_DECISION} feedback "
+            "entries (the first and its corrections), the most one card takes; nothing was "
+            "recorded"
+        )
+        self.decision_id = decision_id
+
+
+def check_room(
+    decision_ids: Sequence[str], counts: Callable[[Sequence[str]], dict[str, int]]
+) -> None:
+    """FeedbackFull for the first of ``decision_ids`` (entry ``feedback.<position>``) whose
+    decision has no room for one more feedback row; ``counts`` reads how many rows each has, all
+    of them in one query.
+
+    Checked before the write, not in its transaction: two requests about one card at the same
+    moment may both pass and overshoot the bound by a row or so, which is acceptable (the bound
+    is against a client posting without end, not an exact quota)."""
+    held = counts(decision_ids)
+    for position, decision_id in enumerate(decision_ids):
+        if held.get(decision_id, 0) >= MAX_FEEDBACK_PER_DECISION:
+            raise FeedbackFull(f"feedback.{position}.card", decision_id)
 
 
 def read_feedback(body: Any) -> FeedbackRequest:

@@ -16,6 +16,7 @@ from audit.store import AuditStore, AuditUnavailable, now
 from data_contracts.booking import BookingRecord
 from data_contracts.contract import BOOKING_COLUMNS
 from data_contracts.identity import contains_personal_identity_code
+from serving.cds_hooks.feedback import FeedbackFull, check_room
 from serving.cds_hooks.texts import OVERRIDE_REASONS
 from serving.decisions import DecisionMaker
 from serving.pages.fields import form_fields
@@ -201,9 +202,15 @@ async def feedback(request: Request, decision_id: str) -> HTMLResponse:
         outcome == "overridden" and reason not in OVERRIDE_REASONS
     ):
         return page(request, "message.html", session, 422, message="feedback_missing_reason")
+    try:  # the bound of CDS Hooks feedback: on one assessment, a decision and its corrections
+        check_room([row["decision_id"]], audit.feedback_counts)
+    except FeedbackFull:
+        return page(request, "message.html", session, 409, message="feedback_full")
+    except AuditUnavailable:
+        return page(request, "message.html", session, 503, message="unavailable")
     stamp = now()
     entry = {
-        "decision_id": decision_id,
+        "decision_id": row["decision_id"],  # as stored, not as the path spelt it (its case)
         "outcome": outcome,
         "override_reason": reason if outcome == "overridden" else None,
         "outcome_at": stamp,

@@ -7,6 +7,7 @@ override reasons from the CDS Hooks cards; only the words of the pages themselve
 from __future__ import annotations
 
 from features.texts import Text
+from serving.cds_hooks.feedback import MAX_FEEDBACK_PER_DECISION
 
 # fmt: off
 TEXTS: dict[str, Text] = {
@@ -70,6 +71,7 @@ TEXTS: dict[str, Text] = {
     "save": Text("Tallenna", "Spara", "Save"),
     "feedback_saved": Text("Päätöksesi on tallennettu.", "Ditt beslut har sparats.", "Your decision has been saved."),
     "feedback_missing_reason": Text("Valitse poikkeamisen syy.", "Välj orsaken till avvikelsen.", "Choose the reason for overriding."),
+    "feedback_full": Text(f"Tähän arvioon on jo tallennettu enimmäismäärä päätöksiä ja korjauksia ({MAX_FEEDBACK_PER_DECISION}). Päätöstäsi ei tallennettu.", f"Den här bedömningen har redan det högsta tillåtna antalet beslut och korrigeringar ({MAX_FEEDBACK_PER_DECISION}). Ditt beslut sparades inte.", f"This assessment already has the most decisions and corrections it can hold ({MAX_FEEDBACK_PER_DECISION}). Your decision was not saved."),
     "decision_id": Text("Arvion tunniste", "Bedömningens id", "Assessment id"),
     # the auditor
     "decisions_title": Text("Arviot", "Bedömningar", "Assessments"),

@@ -14,7 +14,13 @@ from audit.store import AuditUnavailable
 from data_contracts.booking import BookingRecord
 from models.registry import MODEL_NAME
 from serving.cds_hooks.cards import CardOffer, card, issues_card
-from serving.cds_hooks.feedback import UnknownCard, feedback_rows, read_feedback
+from serving.cds_hooks.feedback import (
+    FeedbackFull,
+    UnknownCard,
+    check_room,
+    feedback_rows,
+    read_feedback,
+)
 from serving.cds_hooks.model_card import CardNotFound, CardUnavailable, model_card
 from serving.cds_hooks.recording import KeepingHookCall
 from serving.deps import Audit, BookingSystem, Decisions, Loaded
@@ -86,7 +92,9 @@ async def cds_appointment_book(
 def cds_feedback(body: dict[str, Any], who: BookingSystem, audit: Audit) -> JSONResponse:
     """Whether staff accepted or overrode a card; recorded for oversight of automation bias. At
     most 50 entries a request (``MAX_FEEDBACK``), one for each card; a later request about a card
-    corrects an earlier one (both are kept)."""
+    corrects an earlier one (both are kept). A card takes at most 10 feedback entries
+    (``MAX_FEEDBACK_PER_DECISION``), the first and its corrections: past them, 409 and nothing
+    of the request is recorded."""
 
     def own(decision_id: str) -> dict[str, Any] | None:
         # Only the caller's own cards: another key's decision reads as none at all.
@@ -99,6 +107,11 @@ def cds_feedback(body: dict[str, Any], who: BookingSystem, audit: Audit) -> JSON
         raise HTTPException(422, contract_violation(exc.problems, MALFORMED_FEEDBACK)) from None
     except UnknownCard as exc:
         raise HTTPException(404, str(exc)) from None
+    # Before the write, so that a request past the bound records nothing of itself.
+    try:
+        check_room([row["decision_id"] for row in rows], audit.feedback_counts)
+    except FeedbackFull as exc:
+        raise HTTPException(409, str(exc)) from None
     rows = [{**row, "recorded_by": who.name} for row in rows]
     try:
         audit.record_feedback(rows)

@@ -18,7 +18,14 @@ from data_contracts.booking import CLIENT_REF_PATTERN, BookingRecord
 from data_contracts.records import as_json_records
 from serving.cds_hooks import texts
 from serving.cds_hooks.cards import CardOffer, card, issues_card
-from serving.cds_hooks.feedback import UnknownCard, feedback_rows, read_feedback
+from serving.cds_hooks.feedback import (
+    MAX_FEEDBACK_PER_DECISION,
+    FeedbackFull,
+    UnknownCard,
+    check_room,
+    feedback_rows,
+    read_feedback,
+)
 from serving.cds_hooks.recording import KEY, KeepingHookCall
 from serving.fhir import FHIR_JSON, qualitative_risk, risk_assessment
 from serving.interop import (
@@ -218,7 +225,9 @@ def test_only_an_alert_gets_a_card_and_the_row_keeps_what_the_card_offered() -> 
     written: list[dict[str, Any]] = []
 
     class Store:
-        async def arecord(self, rows: list[dict[str, Any]], timeout: float | None = None) -> None:
+        async def arecord(
+            self, rows: list[dict[str, Any]], timeout: float | None = None, in_flight: int = 1
+        ) -> None:
             written.extend(rows)
 
     offer = CardOffer.new()
@@ -300,6 +309,26 @@ def test_feedback_is_checked_against_the_card_and_stores_the_code_only() -> None
     unknown = _feedback(card="00000000-0000-4000-8000-000000000001")
     with pytest.raises(UnknownCard, match=r"feedback\.0\.card"):
         feedback_rows(read_feedback(unknown), stored.get)
+
+
+def test_a_card_takes_a_bounded_number_of_feedback_rows_counted_in_one_call() -> None:
+    other = "00000000-0000-4000-8000-000000000002"
+    asked: list[list[str]] = []
+
+    def counts(held: dict[str, int]) -> Any:
+        def count(ids: Any) -> dict[str, int]:
+            asked.append(list(ids))
+            return {i: held[i] for i in ids if i in held}
+
+        return count
+
+    check_room([DECISION, other], counts({DECISION: MAX_FEEDBACK_PER_DECISION - 1}))
+    assert asked == [[DECISION, other]]  # every card of the request at once
+    with pytest.raises(FeedbackFull) as full:
+        check_room([other, DECISION], counts({DECISION: MAX_FEEDBACK_PER_DECISION}))
+    message = str(full.value)
+    assert message.startswith("feedback.1.card: ") and DECISION in message
+    assert f"{MAX_FEEDBACK_PER_DECISION} feedback entries" in message and other not in message
 
 
 # -- discovery and the RiskAssessment ---------------------------------------------------------------

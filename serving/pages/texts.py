@@ -71,7 +71,7 @@ TEXTS: dict[str, Text] = {
     "save": Text("Tallenna", "Spara", "Save"),
     "feedback_saved": Text("Päätöksesi on tallennettu.", "Ditt beslut har sparats.", "Your decision has been saved."),
     "feedback_missing_reason": Text("Valitse poikkeamisen syy.", "Välj orsaken till avvikelsen.", "Choose the reason for overriding."),
-    "feedback_full": Text(f"Tähän arvioon on jo tallennettu enimmäismäärä päätöksiä ja korjauksia ({MAX_FEEDBACK_PER_DECISION}). Päätöstäsi ei tallennettu.", f"Den här bedömningen har redan det högsta tillåtna antalet beslut och korrigeringar ({MAX_FEEDBACK_PER_DECISION}). Ditt beslut sparades inte.", f"This assessment already has the most decisions and corrections it can hold ({MAX_FEEDBACK_PER_DECISION}). Your decision was not saved."),
+    "feedback_full": Text(f"Tähän arvioon on jo tallennettu enimmäismäärä päätöksiä ja korjauksia (yhteensä {MAX_FEEDBACK_PER_DECISION}). Päätöstäsi ei tallennettu, mutta aiemmin tallennetut päätökset säilyvät. Jos päätöstä on silti muutettava, ota yhteyttä ylläpitäjään.", f"Det högsta tillåtna antalet beslut och korrigeringar (sammanlagt {MAX_FEEDBACK_PER_DECISION}) har redan sparats för den här bedömningen. Ditt beslut sparades inte, men tidigare sparade beslut finns kvar. Om beslutet ändå behöver ändras, kontakta administratören.", f"The maximum number of decisions and corrections ({MAX_FEEDBACK_PER_DECISION} in all) has already been saved for this assessment. Your decision was not saved, but the earlier ones are kept. If the decision still needs to change, contact your administrator."),
     "decision_id": Text("Arvion tunniste", "Bedömningens id", "Assessment id"),
     # the auditor
     "decisions_title": Text("Arviot", "Bedömningar", "Assessments"),

@@ -3,7 +3,7 @@
 The loop writes SQLite itself, on its own thread: handing the write to a thread cost more than the
 write (each hand-off takes the GIL back from the loop's requests, each wake-up of the loop waits
 behind every callback ready before it; at 200 requests a second the median went from 5 to 35-60
-ms). A transaction takes SQLite's write lock (``BEGIN IMMEDIATE``, one try), reads the chain head,
+ms). A transaction takes SQLite's write lock (``BEGIN IMMEDIATE``), reads the chain head,
 hashes and inserts the rows, moves the head and commits: one fsync under ``synchronous=FULL``.
 
 A request writes at once and goes on without yielding, unless the worker is loaded: its loop spent
@@ -15,10 +15,11 @@ purpose: a request waiting in a batch resumes behind every request that became r
 and at a light load that only added latency (a closed-loop client pacing 200 requests a second
 fell into waves of requests answered together, with a median of 20-60 ms instead of 5).
 
-When the lock is held (another worker process is committing, or the store is locked), nothing
-waits in place: the batch is tried again after ``RETRY_SECONDS`` while the loop serves other
-requests, which join it. A job whose deadline passes first fails with AuditUnavailable, nothing
-written; the loop is never held longer than one commit.
+When the lock is held (another worker process is committing, or the store is locked), the
+transaction waits for it in place for at most ``LOCK_SPIN`` (about one commit of the other
+process), then gives up and the batch is tried again after ``RETRY_SECONDS`` while the loop serves
+other requests, which join it. A job whose deadline passes first fails with AuditUnavailable, nothing
+written; the loop is never held much longer than one commit.
 """
 
 from __future__ import annotations
@@ -34,8 +35,12 @@ from audit.schema import GENESIS
 from audit.statements import reason
 from audit.writer import MAX_JOBS, Writer
 
-#: how long a flush that met SQLite's lock waits before it tries again (seconds)
-RETRY_SECONDS = 0.001
+#: how long a transaction waits in place for SQLite's lock (seconds): about one commit of another
+#: worker process, so that a request meeting one goes on at once rather than behind the requests
+#: its loop would serve meanwhile
+LOCK_SPIN = 0.002
+#: how long a flush that did not get the lock waits, serving other requests, before it tries again
+RETRY_SECONDS = 0.005
 #: a loop whose thread computed this share of the last ``WINDOW`` seconds is loaded
 LOADED = 0.7
 WINDOW = 0.2  # seconds
@@ -136,7 +141,7 @@ class LoopCommit:
         writer = self._writer
         try:
             cursor = self._connect().cursor()
-            cursor.execute("BEGIN IMMEDIATE")
+            writer._begin_immediate(cursor, time.monotonic() + LOCK_SPIN)
         except Exception as exc:
             if writer._is_busy(exc):
                 return jobs

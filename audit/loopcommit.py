@@ -166,11 +166,7 @@ class LoopCommit:
                 self._drop()
             _fail_all(left, exc)
             return []
-        writer.transactions += 1
-        writer.rows_written += sum(len(job.rows) for job in done)
-        for job in done:
-            if not job.future.done():
-                job.future.set_result(job.result)
+        writer.committed(done)
         return []
 
     # -- the connection ------------------------------------------------------------------------

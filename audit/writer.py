@@ -174,12 +174,16 @@ class Writer:
         finally:
             with contextlib.suppress(Exception):
                 cursor.close()
+        self.committed(done)
+        return []
+
+    def committed(self, done: list[Job]) -> None:
+        """Count a committed transaction and resolve the jobs it wrote."""
         self.transactions += 1
         self.rows_written += sum(len(job.rows) for job in done)
         for job in done:
             if not job.future.done():
                 job.future.set_result(job.result)
-        return []
 
     def _failed(self, jobs: list[Job], exc: Exception) -> list[Job]:
         """After a failed transaction: the jobs to retry; each other one failed."""

@@ -16,19 +16,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from audit.loopcommit import WINDOW
+from audit import loopcommit
+from audit.loopcommit import WINDOW, LoopCommit
 from audit.store import AuditStore, AuditUnavailable
 from audit.verify import verify_chain
 from tests.audit.conftest import decision, feedback_row, outcome_row, scalar
 
 pytestmark = [pytest.mark.code]
-
-
-def spin(seconds: float) -> None:
-    """Compute on this thread for ``seconds``, as a loop busy with requests does."""
-    until = time.monotonic() + seconds
-    while time.monotonic() < until:
-        sum(range(1000))
 
 
 @contextmanager
@@ -131,20 +125,17 @@ def test_the_event_loop_writes_sqlite_itself_in_groups(tmp_path: Path) -> None:
         asyncio.run(store.arecord([decision(1)]))
         assert store._writer._thread is None  # written here: the thread was never started
 
-        async def at_once(first: int, loaded: bool) -> None:
-            if loaded:
-                spin(WINDOW * 1.5)  # the loop computes without a pause: a loaded worker
-            else:
-                await asyncio.sleep(WINDOW * 1.5)  # the loop idles: a light load
+        async def at_once(first: int, loaded: bool, commit: LoopCommit) -> None:
+            commit._loaded = lambda: loaded  # type: ignore[method-assign]
             writes = [store.arecord([decision(n)], in_flight=7) for n in range(first, first + 7)]
             await asyncio.gather(*writes)
 
         async def both() -> tuple[int, int]:
-            await store.arecord([decision(100)])  # the loop's window starts here
+            assert store._on_loop is not None
             before = store._writer.transactions
-            await at_once(2, loaded=False)
+            await at_once(2, False, store._on_loop)
             middle = store._writer.transactions
-            await at_once(9, loaded=True)
+            await at_once(9, True, store._on_loop)
             return middle - before, store._writer.transactions - middle
 
         light, loaded = asyncio.run(both())
@@ -166,7 +157,38 @@ def test_the_event_loop_writes_sqlite_itself_in_groups(tmp_path: Path) -> None:
         assert store._writer.transactions - before == 1
         assert store._writer._thread is None
         result = verify_chain(store.engine)
-        assert result.intact and result.total == 21
+        assert result.intact and result.total == 20
+    finally:
+        store.close()
+
+
+def test_a_loop_is_loaded_when_its_thread_computed_half_of_the_last_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = {"wall": 0.0, "cpu": 0.0}
+
+    class Clock:
+        @staticmethod
+        def monotonic() -> float:
+            return clock["wall"]
+
+        @staticmethod
+        def thread_time() -> float:
+            return clock["cpu"]
+
+    monkeypatch.setattr(loopcommit, "time", Clock)
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+    try:
+        commit = LoopCommit(store._writer)
+        seen = []
+        for cpu_share in (0.1, 0.3, 0.6, 0.9, 0.2):
+            clock["wall"] += WINDOW * 1.01  # a whole window (and no rounding short of it)
+            clock["cpu"] += WINDOW * 1.01 * cpu_share
+            seen.append(commit._loaded())
+        assert seen == [False, False, True, True, False]
+        clock["wall"] += WINDOW / 2  # within the window: the last verdict holds
+        clock["cpu"] += WINDOW / 2
+        assert commit._loaded() is False
     finally:
         store.close()
 
@@ -178,8 +200,8 @@ def test_one_bad_write_in_a_loop_group_fails_alone(tmp_path: Path) -> None:
         asyncio.run(store.arecord([decision(0, booking_id="CANARY-BOOKING")]))
 
         async def together() -> list[BaseException | None]:
-            await store.arecord([decision(100)])  # the loop's window starts here
-            spin(WINDOW * 1.5)  # a loaded worker: the six share one transaction
+            assert store._on_loop is not None
+            store._on_loop._loaded = lambda: True  # type: ignore[method-assign]  # loaded
             # number 3 repeats the first decision's id: a primary key violation
             writes = [
                 store.arecord([decision(0 if n == 3 else n)], in_flight=6) for n in range(1, 7)
@@ -189,13 +211,13 @@ def test_one_bad_write_in_a_loop_group_fails_alone(tmp_path: Path) -> None:
         assert store._on_loop is not None
         flushes = store._on_loop.flushes
         outcomes = asyncio.run(together())
-        assert store._on_loop.flushes - flushes == 2  # decision 100, then one group of six
+        assert store._on_loop.flushes - flushes == 1  # one group of six
         assert [type(o).__name__ for o in outcomes] == [
             "NoneType", "NoneType", "AuditUnavailable", "NoneType", "NoneType", "NoneType"
         ]  # fmt: skip
         assert "CANARY" not in str(outcomes[2])
         result = verify_chain(store.engine)
-        assert result.intact and result.total == 7
+        assert result.intact and result.total == 6
     finally:
         store.close()
 

@@ -32,7 +32,11 @@ from typing import Any
 import httptools
 import uvicorn
 from uvicorn._types import ASGIReceiveCallable, ASGISendCallable, Scope
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 from uvicorn.server import Server, ServerState
 from uvicorn.supervisors import Multiprocess
 
@@ -93,7 +97,11 @@ class LimitedHttpTools(HttpToolsProtocol):
         self._header_count = 0
         self._ended_in_chunk = False  # a message ended in the chunk being parsed (pipelining)
         self._read_deadline: asyncio.TimerHandle | None = None
-        self._discarding = False  # refused and lingering before the close
+        self._discarding = False  # refused: nothing more is read, and the close lingers
+        # this connection's requests whose answers may still be sent, in order (pipelining), and
+        # a refusal waiting for them: HTTP/1.1 answers in the order asked
+        self._answering: list[RequestResponseCycle] = []
+        self._refusal: bytes | None = None
         # uvicorn's own check answers its 503 in plain text: this one answers in the documented
         # error shape (``at_capacity``), on the same condition.
         self._capacity = self.limit_concurrency
@@ -172,13 +180,21 @@ class LimitedHttpTools(HttpToolsProtocol):
         capacity = self._capacity
         if capacity is None or (len(self.connections) < capacity and len(self.tasks) < capacity):
             super().on_headers_complete()
-            return
-        self.logger.warning("Exceeded concurrency limit.")
-        app, self.app = self.app, at_capacity  # the request is answered 503, not served
-        try:
-            super().on_headers_complete()
-        finally:
-            self.app = app
+        else:
+            self.logger.warning("Exceeded concurrency limit.")
+            app, self.app = self.app, at_capacity  # the request is answered 503, not served
+            try:
+                super().on_headers_complete()
+            finally:
+                self.app = app
+        if self.cycle is not None:
+            self._answering = [*filter(_unanswered, self._answering), self.cycle]
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # starts the next pipelined request, if any
+        if self._refusal is not None and not any(map(_unanswered, self._answering)):
+            refusal, self._refusal = self._refusal, None
+            self._send_refusal(refusal)
 
     def on_message_complete(self) -> None:
         self._ended_in_chunk = True
@@ -263,13 +279,28 @@ class LimitedHttpTools(HttpToolsProtocol):
                 body,
             ]
         )
-        self.transport.write(b"".join(content))
+        self._discarding = True
+        if any(map(_unanswered, self._answering)):
+            # Requests before this one (pipelined in the same bytes) are still being answered:
+            # the refusal follows their answers (``on_response_complete``), never cuts them off.
+            self._refusal = b"".join(content)
+            return
+        self._send_refusal(b"".join(content))
+
+    def _send_refusal(self, refusal: bytes) -> None:
+        if self.transport.is_closing():
+            return
+        self.transport.write(refusal)
         if not self.transport.can_write_eof():
             self.transport.close()
             return
         self.transport.write_eof()
-        self._discarding = True
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+
+def _unanswered(cycle: RequestResponseCycle) -> bool:
+    """Whether ``cycle``'s answer may still be sent: not yet complete, its client not gone."""
+    return not cycle.response_complete and not cycle.disconnected
 
 
 _AT_CAPACITY = json.dumps(detail("the server is at its limit of connections; retry later"))

@@ -291,6 +291,53 @@ def test_a_body_stalled_after_its_answer_began_is_only_cut_off(limited: Running)
     assert b"accept-encoding: identity" in response.lower()
 
 
+def answers(response: bytes) -> list[bytes]:
+    """The answers in what a connection received, each from its status line."""
+    return [b"HTTP/1.1 " + part for part in response.split(b"HTTP/1.1 ")[1:]]
+
+
+def internal_errors(limited: Running) -> list[str]:
+    time.sleep(0.2)
+    lines = limited.log.read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if "internal_error" in line or "Exception in ASGI" in line]
+
+
+@pytest.mark.parametrize(
+    ("bad", "refused"),
+    [
+        (b"NOT HTTP AT ALL\r\n\r\n", 400),
+        (b"GET /healthz HTTP/1.1\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n", 431),
+    ],
+)
+def test_requests_pipelined_before_a_refused_one_are_answered_first(
+    limited: Running, bad: bytes, refused: int
+) -> None:
+    """Two requests and then one the server refuses, in one send: the two are answered, in
+    order, then the refusal, then the close (their answers were written after the refusal had
+    shut the connection for writing: an internal error, and the client took the refusal for
+    the first request's answer)."""
+    kept = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+    with limited.connect() as sock:
+        sock.sendall(kept + kept + bad)
+        got = answers(answer(sock))
+    assert [status(one) for one in got] == [200, 200, refused]
+    refusal(got[-1], refused)
+    assert internal_errors(limited) == []
+
+
+def test_a_form_whose_body_stalls_is_refused_without_an_internal_error(limited: Running) -> None:
+    """The pages read their forms with Starlette, which raises when the body never comes."""
+    head = (
+        b"POST /ui/sign-in HTTP/1.1\r\nHost: t\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n"
+    )
+    with limited.connect() as sock:
+        sock.sendall(head + b"key=canary")
+        response = answer(sock)
+    assert refusal(response, 408) == "request head and body did not arrive within 1 s"
+    assert internal_errors(limited) == []
+
+
 def test_a_content_encoding_not_ascii_is_refused_in_ascii(limited: Running) -> None:
     body = b'{"records": []}'
     coding = b"Content-Encoding: gz\xe4ip\xff\r\nConnection: close\r\n"

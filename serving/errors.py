@@ -2,7 +2,7 @@
 
 Two shapes only:
 
-- ``{"detail": "..."}`` for every refusal (401, 403, 404, 409, 413, 415, 500, 503);
+- ``{"detail": "..."}`` for every refusal (400, 401, 403, 404, 409, 413, 415, 500, 503);
 - ``{"detail": "...", "errors": [{"field", "value", "problem"}]}`` for every 422, whether the JSON
   reader found the problem in the body (``serving.jsonbody``), pydantic found it in the request, a
   handler found it (``refuse``) or the CDS hook found it in the booking context
@@ -31,6 +31,7 @@ from typing import Any, NoReturn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from audit.store import AuditUnavailable
 from data_contracts.identity import contains_personal_identity_code
@@ -145,6 +146,7 @@ def register_error_handlers(app: FastAPI) -> None:
     app.exception_handler(RequestValidationError)(_request_invalid)
     app.exception_handler(HTTPException)(_refused)
     app.exception_handler(AuditUnavailable)(_audit_unavailable)
+    app.exception_handler(ClientDisconnect)(_body_gone)
     app.exception_handler(Exception)(_unexpected)
 
 
@@ -175,6 +177,13 @@ async def _audit_unavailable(request: Request, exc: AuditUnavailable) -> JSONRes
 def _route(request: Request) -> str:
     """The route's path template for a log line: never the path as sent, which a client fills."""
     return str(getattr(request.scope.get("route"), "path", "unmatched"))
+
+
+async def _body_gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
+    # A body that stopped before its end: the client went away, or the server refused it (408)
+    # and is closing. Nobody hears the answer, and it is no bug (the pages read their forms
+    # with Starlette, which raises this where FastAPI's JSON bodies become a 400).
+    return JSONResponse(status_code=400, content=detail("the request body did not arrive"))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -3,12 +3,14 @@ request held; and the strict JSON reader every body goes through (serving.jsonbo
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import pytest
-from fastapi import HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from pydantic import ValidationError
+from starlette.types import Message
 
 from data_contracts.booking import BookingRecord
 from serving.errors import (
@@ -18,6 +20,7 @@ from serving.errors import (
     field_name,
     pydantic_problems,
     refuse,
+    register_error_handlers,
 )
 from serving.jsonbody import UnreadableBody, read_json
 
@@ -163,3 +166,45 @@ def test_the_reader_stops_counting_past_a_thousand_problems() -> None:
     with pytest.raises(UnreadableBody) as refused:
         read_json(b"[" + b",".join([b"NaN"] * 200_000) + b"]")
     assert len(refused.value.problems) == 20 and refused.value.total is None
+
+
+def test_a_body_the_client_did_not_finish_is_no_internal_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A form (the pages read theirs with Starlette) whose client went away, or was refused with
+    408, mid-body: a 400 nobody hears, not an error-level "internal_error" line and a 500."""
+    logged: list[str] = []
+    monkeypatch.setattr("serving.errors.log_event", lambda event, *a, **k: logged.append(event))
+    app = FastAPI()
+    register_error_handlers(app)
+
+    @app.post("/form")
+    async def form(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/form",
+        "raw_path": b"/form",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    asyncio.run(app(scope, receive, send))  # nothing raised to the server
+    assert sent[0]["status"] == 400
+    assert json.loads(sent[1]["body"]) == {"detail": "the request body did not arrive"}
+    assert logged == []

@@ -282,6 +282,8 @@ def _copy_fields(raw: bytes, where: str) -> dict[str, Any] | None:
         _refuse(where, str(exc))
     except ValueError:  # not JSON, or an integer of over 4,300 digits (Python's limit)
         _refuse(where, "not a JSON object")
+    except RecursionError:  # arrays or objects nested thousands deep
+        _refuse(where, "not a JSON object: nested too deeply")
     if not isinstance(value, dict):
         _refuse(where, f"not a JSON object: {_shown(value)}")
     if value.get("event", COPY_EVENT) != COPY_EVENT:
@@ -313,6 +315,10 @@ def _signed_at(value: Any, where: str) -> datetime:
         when = None
     if when is None or when.tzinfo is None:
         _refuse(where, f"signed_at: {_shown(value)} is not an ISO 8601 time with its zone")
+    try:
+        utc(when)  # the signed message holds it in UTC: year 1 at +01:00 has no such time
+    except OverflowError:
+        _refuse(where, f"signed_at: {_shown(value)} is out of range in UTC")
     return when
 
 

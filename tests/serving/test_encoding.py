@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +17,7 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from serving.middleware import CODING_CHARS
 from serving.security import Role, create_key
-from serving.settings import ServiceSettings
+from tests.serving.test_openapi import no_model_settings
 
 pytestmark = [pytest.mark.code]
 
@@ -36,15 +35,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
     """The service without a model, its lifespan run (keys, audit store), and a key of each role."""
     project = tmp_path_factory.mktemp("encoding")
     keys = {role.value: create_key(project / "keys.json", role.value, role) for role in Role}
-    settings = ServiceSettings(
-        pseudonym_key=secrets.token_urlsafe(48),
-        api_keys_file=project / "keys.json",
-        audit_url=f"sqlite:///{project / 'audit.db'}",
-        model_uri=(project / "no-model").as_uri(),
-        model_cache_dir=project / "models",
-        model_poll_seconds=0,
-        checkpoint_seconds=0,
-    )
+    settings = no_model_settings(project)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
         with TestClient(create_app(settings)) as app:

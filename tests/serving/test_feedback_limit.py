@@ -5,7 +5,6 @@ documented, nothing of the request written; the count is one indexed query for a
 from __future__ import annotations
 
 import re
-import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from serving.cds_hooks.feedback import MAX_FEEDBACK_PER_DECISION
 from serving.cds_hooks.recording import KEY
 from serving.pages.texts import TEXTS
 from serving.security import Role, create_key
-from serving.settings import ServiceSettings
+from tests.serving.test_openapi import no_model_settings
 
 pytestmark = [pytest.mark.code]
 
@@ -84,16 +83,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
-        settings = ServiceSettings(
-            pseudonym_key=secrets.token_urlsafe(48),
-            api_keys_file=folder / "keys.json",
-            audit_url=f"sqlite:///{folder / 'audit.db'}",
-            model_uri=(folder / "no-model").as_uri(),
-            model_cache_dir=folder / "models",
-            model_poll_seconds=0,
-            checkpoint_seconds=0,
-            rate_limit_per_second=0,
-        )
+        settings = no_model_settings(folder, rate_limit_per_second=0)
         roles = {
             "booking": Role.BOOKING_SYSTEM,
             "other-booking": Role.BOOKING_SYSTEM,

@@ -93,19 +93,23 @@ def config(*checks: str) -> SchemathesisConfig:
     )
 
 
-def no_model_app(tmp_path: Path, **limits: Any) -> tuple[FastAPI, Path]:
-    """The service without a model (its answers need none or are 503), keys in ``tmp_path``."""
-    settings = ServiceSettings(
+def no_model_settings(folder: Path, **overrides: Any) -> ServiceSettings:
+    """Settings of a service without a model, its keys and audit store in ``folder``."""
+    return ServiceSettings(
         pseudonym_key=secrets.token_urlsafe(48),
-        api_keys_file=tmp_path / "keys.json",
-        audit_url=f"sqlite:///{tmp_path / 'audit.db'}",
-        model_uri=(tmp_path / "no-model").as_uri(),
-        model_cache_dir=tmp_path / "models",
+        api_keys_file=folder / "keys.json",
+        audit_url=f"sqlite:///{folder / 'audit.db'}",
+        model_uri=(folder / "no-model").as_uri(),
+        model_cache_dir=folder / "models",
         model_poll_seconds=0,
         checkpoint_seconds=0,
-        **limits,
+        **overrides,
     )
-    return create_app(settings), tmp_path / "keys.json"
+
+
+def no_model_app(tmp_path: Path, **limits: Any) -> tuple[FastAPI, Path]:
+    """The service without a model (its answers need none or are 503), keys in ``tmp_path``."""
+    return create_app(no_model_settings(tmp_path, **limits)), tmp_path / "keys.json"
 
 
 def document() -> dict[str, Any]:

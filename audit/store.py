@@ -71,7 +71,8 @@ class AuditStore:
         self.engine: Engine = open_engine(url, synchronous)
         prepare(self.engine, url)
         self._writer = Writer(self.engine, lock_wait=timeout * LOCK_SHARE)
-        self._on_loop = LoopCommit(self._writer) if self._writer.sqlite else None
+        durable = synchronous.upper() in ("FULL", "EXTRA")
+        self._on_loop = LoopCommit(self._writer, durable) if self._writer.sqlite else None
         self._awaiting = 0  # requests awaiting a write (read and changed on the event loop only)
         weakref.finalize(self, self._writer.stop, 0)
 
@@ -91,13 +92,8 @@ class AuditStore:
     def record_outcome(self, row: dict[str, Any], timeout: float | None = None) -> None:
         self._wait(*self._submit("outcomes", [row], timeout))
 
-    async def arecord(
-        self, rows: list[dict[str, Any]], timeout: float | None = None, in_flight: int = 1
-    ) -> None:
-        """``in_flight``: the requests in flight in this worker, this one included; with others
-        on their way to their writes, this one waits to share their commit (SQLite,
-        ``audit.loopcommit``)."""
-        await self._awrite("decisions", self.decision_rows(rows), timeout, in_flight)
+    async def arecord(self, rows: list[dict[str, Any]], timeout: float | None = None) -> None:
+        await self._awrite("decisions", self.decision_rows(rows), timeout)
 
     async def arecord_feedback(
         self, rows: list[dict[str, Any]], timeout: float | None = None
@@ -107,22 +103,22 @@ class AuditStore:
     async def arecord_outcome(self, row: dict[str, Any], timeout: float | None = None) -> None:
         await self._awrite("outcomes", [row], timeout)
 
-    async def _awrite(
-        self, table: str, rows: list[dict[str, Any]], timeout: float | None, in_flight: int = 1
-    ) -> None:
+    async def _awrite(self, table: str, rows: list[dict[str, Any]], timeout: float | None) -> None:
         """On the event loop: SQLite's writes on the loop itself (``audit.loopcommit``),
         PostgreSQL's through the writer thread, awaited without holding the loop."""
         seconds = self.timeout if timeout is None else timeout
         if not rows:
             return
         job = Job(time.monotonic() + seconds, rows=[(table, row) for row in rows])
-        if self._on_loop is not None and await self._on_loop.write(job, in_flight):
+        if self._on_loop is not None and await self._on_loop.write(job):
             return
         await self._await(self._writer.submit(job), job.deadline, seconds)
 
     def check_writable(self, timeout: float | None = None) -> str | None:
         """None if a write commits within the timeout, else why not: the heartbeat, a row outside
         the chain, written through the writer under the chain head's lock as decisions are."""
+        if self._on_loop is not None and self._on_loop.failure is not None:
+            return self._on_loop.failure
         try:
             self._wait(*self._act(self._beat, True, timeout))
         except AuditUnavailable as exc:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sized
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,8 +42,6 @@ class DecisionMaker:
     settings: ServiceSettings
     audit: AuditStore
     metrics: Metrics
-    #: the worker's requests in flight (``serving.server.IN_FLIGHT``; None outside its server)
-    in_flight: Sized | None = None
 
     async def assess(
         self, records: list[BookingRecord], language: str, made_by: str
@@ -96,9 +93,7 @@ class DecisionMaker:
             assessments.append(assessment)
         try:
             # Before the answer: no decision goes unlogged.
-            # With other requests in flight, share their commit (one fsync for all of them).
-            in_flight = 1 if self.in_flight is None else len(self.in_flight)
-            await self.audit.arecord(rows, self.settings.audit_timeout_seconds, in_flight)
+            await self.audit.arecord(rows, self.settings.audit_timeout_seconds)
         except AuditUnavailable as exc:
             log_event("audit_unavailable", logging.ERROR, error=str(exc)[:200])
             raise HTTPException(

@@ -20,7 +20,6 @@ from serving.metrics import Metrics
 from serving.models import LoadedModel
 from serving.ratelimit import RateLimiter, retry_after
 from serving.security import Caller, Role
-from serving.server import IN_FLIGHT
 from serving.settings import ServiceSettings
 
 # -- credentials -----------------------------------------------------------------------------------
@@ -105,8 +104,7 @@ async def service_metrics(request: Request) -> Metrics:
 
 async def decision_maker(request: Request) -> DecisionMaker:
     state = request.app.state
-    in_flight = request.scope.get(IN_FLIGHT)
-    return DecisionMaker(state.loaded, state.settings, state.audit, state.metrics, in_flight)
+    return DecisionMaker(state.loaded, state.settings, state.audit, state.metrics)
 
 
 Loaded = Annotated[LoadedModel | None, Depends(loaded_model)]

@@ -45,9 +45,6 @@ from serving.logs import logging_config
 from serving.settings import ServiceSettings
 
 APP = "serving.app:create_app"
-#: the ASGI scope key of the worker's requests in flight (a set, shared by its connections): a
-#: request's audit write joins others in one commit when it is not alone (``audit.loopcommit``)
-IN_FLIGHT = "kykytutka.in_flight"
 #: how long a refused connection still reads (and drops) what its client sends before it closes
 LINGER_SECONDS = 2.0
 #: the request line's own bytes besides the target: method, spaces, version, line endings
@@ -176,7 +173,6 @@ class LimitedHttpTools(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self.scope[IN_FLIGHT] = self.tasks  # type: ignore[literal-required]
         capacity = self._capacity
         if capacity is None or (len(self.connections) < capacity and len(self.tasks) < capacity):
             super().on_headers_complete()

@@ -36,10 +36,8 @@ class KeepingHookCall(AuditStore):
     def record(self, rows: list[dict[str, Any]], timeout: float | None = None) -> None:
         self._store.record(self.decision_rows(rows), timeout)
 
-    async def arecord(
-        self, rows: list[dict[str, Any]], timeout: float | None = None, in_flight: int = 1
-    ) -> None:
-        await self._store.arecord(self.decision_rows(rows), timeout, in_flight)
+    async def arecord(self, rows: list[dict[str, Any]], timeout: float | None = None) -> None:
+        await self._store.arecord(self.decision_rows(rows), timeout)
 
     def _with_call(self, output: dict[str, Any]) -> dict[str, Any]:
         card = self._offer.kept() if issues_card(output) else None

@@ -4,6 +4,10 @@ chain from several processes, durable commits."""
 from __future__ import annotations
 
 import asyncio
+import errno
+import json
+import logging
+import os
 import sqlite3
 import subprocess
 import sys
@@ -16,8 +20,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from audit import loopcommit
-from audit.loopcommit import WINDOW, LoopCommit
 from audit.store import AuditStore, AuditUnavailable
 from audit.verify import verify_chain
 from tests.audit.conftest import decision, feedback_row, outcome_row, scalar
@@ -114,104 +116,150 @@ def test_the_event_loop_runs_on_while_a_write_waits_for_a_locked_store(store_url
         store.close()
 
 
-def test_the_event_loop_writes_sqlite_itself_in_groups(tmp_path: Path) -> None:
-    """The loop writes SQLite on its own thread (no writer thread, no hand-off): a request alone
-    at once, requests with others in flight (``in_flight``) in one shared transaction. While the
-    lock is held elsewhere they wait without holding the loop, and land together once it is
-    free."""
+def test_the_event_loop_writes_sqlite_itself_each_request_at_once(tmp_path: Path) -> None:
+    """The loop writes SQLite on its own thread (no writer thread, no hand-off), each request in
+    its own transaction and sync. While the lock is held elsewhere the writes wait without
+    holding the loop, and land together (one transaction, one sync) once it is free."""
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     store = AuditStore(url, timeout=2.0)
+    commit = store._on_loop
+    assert commit is not None and commit._sync is not None
     try:
         asyncio.run(store.arecord([decision(1)]))
         assert store._writer._thread is None  # written here: the thread was never started
 
-        async def at_once(first: int, loaded: bool, commit: LoopCommit) -> None:
-            commit._loaded = lambda: loaded  # type: ignore[method-assign]
-            writes = [store.arecord([decision(n)], in_flight=7) for n in range(first, first + 7)]
-            await asyncio.gather(*writes)
+        async def at_once() -> None:
+            await asyncio.gather(*(store.arecord([decision(n)]) for n in range(2, 9)))
 
-        async def both() -> tuple[int, int]:
-            assert store._on_loop is not None
-            before = store._writer.transactions
-            await at_once(2, False, store._on_loop)
-            middle = store._writer.transactions
-            await at_once(9, True, store._on_loop)
-            return middle - before, store._writer.transactions - middle
-
-        light, loaded = asyncio.run(both())
-        assert light == 7  # a light load: each at once
-        assert loaded == 1  # loaded: seven requests, one commit
+        before, syncs = store._writer.transactions, commit._sync.syncs
+        asyncio.run(at_once())
+        assert store._writer.transactions - before == 7
+        assert commit._sync.syncs - syncs == 7
 
         async def while_locked() -> None:
             other = sqlite3.connect(tmp_path / "audit.db", isolation_level=None)
             other.execute("BEGIN IMMEDIATE")
-            writing = asyncio.gather(*(store.arecord([decision(n)]) for n in range(16, 21)))
+            writing = asyncio.gather(*(store.arecord([decision(n)]) for n in range(9, 14)))
             await asyncio.sleep(0.2)
             assert not writing.done()  # waiting for the lock, the loop free meanwhile
             other.execute("ROLLBACK")
             other.close()
             await writing
 
-        before = store._writer.transactions
+        before, syncs = store._writer.transactions, commit._sync.syncs
         asyncio.run(while_locked())
         assert store._writer.transactions - before == 1
+        assert commit._sync.syncs - syncs == 1
         assert store._writer._thread is None
         result = verify_chain(store.engine)
-        assert result.intact and result.total == 20
+        assert result.intact and result.total == 13
     finally:
         store.close()
 
 
-def test_a_loop_is_loaded_when_its_thread_computed_half_of_the_last_window(
+def test_a_loop_write_is_synced_after_its_commit_with_the_lock_released(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = {"wall": 0.0, "cpu": 0.0}
+    """What synchronous=FULL does (the WAL synced before the answer, and its folder once), but
+    outside the write lock: while this worker waits for its disk, another may commit."""
+    path = tmp_path / "audit.db"
+    store = AuditStore(f"sqlite:///{path}", timeout=2.0)
+    seen: list[tuple[object, ...]] = []
+    real_fdatasync, real_fsync = os.fdatasync, os.fsync
 
-    class Clock:
-        @staticmethod
-        def monotonic() -> float:
-            return clock["wall"]
+    def fdatasync(descriptor: int) -> None:
+        other = sqlite3.connect(path, isolation_level=None, timeout=0)
+        other.execute("BEGIN IMMEDIATE")  # the lock is free: the commit is over
+        other.execute("ROLLBACK")
+        other.close()
+        committed = sqlite3.connect(path).execute("SELECT count(*) FROM decisions").fetchone()
+        seen.append(("fdatasync", os.fstat(descriptor).st_ino, committed[0]))
+        real_fdatasync(descriptor)
 
-        @staticmethod
-        def thread_time() -> float:
-            return clock["cpu"]
+    def fsync(descriptor: int) -> None:
+        seen.append(("fsync", os.fstat(descriptor).st_ino))
+        real_fsync(descriptor)
 
-    monkeypatch.setattr(loopcommit, "time", Clock)
-    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    monkeypatch.setattr(os, "fsync", fsync)
     try:
-        commit = LoopCommit(store._writer)
-        seen = []
-        for cpu_share in (0.1, 0.3, 0.6, 0.9, 0.2):
-            clock["wall"] += WINDOW * 1.01  # a whole window (and no rounding short of it)
-            clock["cpu"] += WINDOW * 1.01 * cpu_share
-            seen.append(commit._loaded())
-        assert seen == [False, False, True, True, False]
-        clock["wall"] += WINDOW / 2  # within the window: the last verdict holds
-        clock["cpu"] += WINDOW / 2
-        assert commit._loaded() is False
+        asyncio.run(store.arecord([decision(1)]))
+        asyncio.run(store.arecord([decision(2)]))
+        wal, folder = Path(f"{path}-wal").stat().st_ino, tmp_path.stat().st_ino
+        assert seen == [
+            ("fdatasync", wal, 1), ("fsync", folder), ("fdatasync", wal, 2)
+        ]  # fmt: skip
+        assert store._on_loop is not None
+        connection = store._on_loop._connection
+        assert connection.cursor().execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        with store.engine.connect() as other:  # the store's other connections: FULL
+            assert other.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+    finally:
+        store.close()
+
+
+def test_a_store_whose_disk_fails_a_sync_is_refused_until_restarted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failed fsync is not tried again (the kernel may have dropped the pages it could not
+    write): that write and every later one are refused, and readiness says why."""
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    store = AuditStore(url, timeout=2.0)
+    calls = []
+
+    def broken(descriptor: int) -> None:
+        calls.append(descriptor)
+        raise OSError(errno.EIO, "Input/output error")
+
+    try:
+        asyncio.run(store.arecord([decision(1, booking_id="CANARY-BOOKING")]))
+        monkeypatch.setattr(os, "fdatasync", broken)
+        with caplog.at_level(logging.ERROR, logger="kykytutka.audit"):
+            with pytest.raises(AuditUnavailable, match="failed to sync"):
+                asyncio.run(store.arecord([decision(2, booking_id="CANARY-BOOKING")]))
+            with pytest.raises(AuditUnavailable, match="until the service is restarted"):
+                asyncio.run(store.arecord([decision(3)]))
+        assert len(calls) == 1  # never tried again
+        assert scalar(url, "SELECT count(*) FROM decisions") == 2  # 3 never written
+        problem = store.check_writable()
+        assert problem is not None and "failed to sync" in problem
+        assert [json.loads(r.getMessage()) for r in caplog.records] == [
+            {"event": "audit_store_sync_failed", "errno": errno.EIO}
+        ]
+        assert "CANARY" not in caplog.text
+    finally:
+        store.close()
+
+
+def test_a_store_not_asked_to_be_durable_is_not_synced(tmp_path: Path) -> None:
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}", synchronous="NORMAL")
+    try:
+        asyncio.run(store.arecord([decision(1)]))
+        assert store._on_loop is not None and store._on_loop._sync is None
+        assert verify_chain(store.engine).total == 1
     finally:
         store.close()
 
 
 def test_one_bad_write_in_a_loop_group_fails_alone(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'audit.db'}"
-    store = AuditStore(url, timeout=2.0)
+    """Writes that met a held lock land in one transaction; one that cannot be stored fails
+    alone."""
+    path = tmp_path / "audit.db"
+    store = AuditStore(f"sqlite:///{path}", timeout=2.0)
     try:
         asyncio.run(store.arecord([decision(0, booking_id="CANARY-BOOKING")]))
 
         async def together() -> list[BaseException | None]:
-            assert store._on_loop is not None
-            store._on_loop._loaded = lambda: True  # type: ignore[method-assign]  # loaded
             # number 3 repeats the first decision's id: a primary key violation
-            writes = [
-                store.arecord([decision(0 if n == 3 else n)], in_flight=6) for n in range(1, 7)
-            ]
-            return await asyncio.gather(*writes, return_exceptions=True)
+            with sqlite_locked(path):
+                writes = asyncio.gather(
+                    *(store.arecord([decision(0 if n == 3 else n)]) for n in range(1, 7)),
+                    return_exceptions=True,
+                )
+                await asyncio.sleep(0.1)
+            return await writes
 
-        assert store._on_loop is not None
-        flushes = store._on_loop.flushes
         outcomes = asyncio.run(together())
-        assert store._on_loop.flushes - flushes == 1  # one group of six
         assert [type(o).__name__ for o in outcomes] == [
             "NoneType", "NoneType", "AuditUnavailable", "NoneType", "NoneType", "NoneType"
         ]  # fmt: skip

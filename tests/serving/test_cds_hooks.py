@@ -225,9 +225,7 @@ def test_only_an_alert_gets_a_card_and_the_row_keeps_what_the_card_offered() -> 
     written: list[dict[str, Any]] = []
 
     class Store:
-        async def arecord(
-            self, rows: list[dict[str, Any]], timeout: float | None = None, in_flight: int = 1
-        ) -> None:
+        async def arecord(self, rows: list[dict[str, Any]], timeout: float | None = None) -> None:
             written.extend(rows)
 
     offer = CardOffer.new()

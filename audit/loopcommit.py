@@ -13,15 +13,17 @@ for this one's disk too. Here the loop's connection commits with ``synchronous=N
 the lock released, syncs the WAL itself (``fdatasync``, as SQLite does, and the WAL's folder the
 first time a new WAL file is synced, as SQLite does for a new journal). An fsync that fails is not
 tried again (the kernel may have dropped the pages it could not write, and a later fsync would not
-say so): the store is then refused until the service is restarted. A durable store that is not a
+say so): the store is then refused until the service is restarted. The writes whose sync failed
+were committed, so they may be in the store although their requests were refused, as after a
+crash before the answer. A durable store that is not a
 file (``:memory:``) has nothing to sync.
 
 Why every request syncs its own commit, measured at 200 requests a second with wrk's paced clients:
-whenever a request yielded to wait for a shared commit or fsync (batched on the loop, an fsync
-thread, an fsync process-wide gate), it resumed behind the requests that had become ready
+whenever a request yielded to wait for a shared commit or sync (batched on the loop, a sync thread,
+a gate holding new requests while a sync ran), it resumed behind the requests that had become ready
 meanwhile; the paced clients then fell into waves answered together and the median went from 4 to
-20-60 ms. Syncing at once keeps a median of 4.3 ms (3.7 without any sync) and costs a fifth of the
-saturated throughput (see the README's Speed section).
+as much as 69 ms. Syncing at once kept the p99 of the code before issue 12 (20.8 ms in paired windows; a
+median of 4.6 ms against 3.9) and costs a quarter of the saturated throughput (README, Speed).
 
 When the lock is held (another worker process is committing, or the store is locked), the
 transaction waits for it in place for at most ``LOCK_SPIN`` (about one commit of the other

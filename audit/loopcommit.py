@@ -72,9 +72,8 @@ class LoopCommit:
         self._pending: _Batch = []
         self._retry: asyncio.TimerHandle | None = None
         self._connection: Any = None
-        database = writer.engine.url.database or ""
-        in_file = database not in ("", ":memory:") and not database.startswith("file:")
-        self._sync = WalSync(Path(database)) if durable and in_file else None
+        self._durable = durable
+        self._sync: WalSync | None = None  # made with the connection (a file in WAL mode)
         self.flushes = 0  # transactions run, for tests and benchmarks
 
     @property
@@ -102,6 +101,8 @@ class LoopCommit:
 
     def close(self) -> None:
         self._drop()
+        if self._sync is not None:
+            self._sync.close()
 
     def _flush(self) -> None:
         self._retry = None
@@ -109,17 +110,26 @@ class LoopCommit:
         if not batch:
             return
         self.flushes += 1
+        if self.failure is not None:  # nothing more is written, not even what waited
+            for _, waiter in batch + self._pending:
+                if not waiter.done():
+                    waiter.set_exception(AuditUnavailable(self.failure))
+            self._pending = []
+            return
         untried = set(self._transaction([job for job, _ in batch]))
-        if self._sync is not None and any(
-            job not in untried and job.future.done() and job.future.exception() is None
+        written = {
+            job
             for job, _ in batch
-        ):
-            self._sync.sync()  # before any answer: an acknowledged write is on the disk
+            if job not in untried and job.future.done() and job.future.exception() is None
+        }
+        # before any answer: an acknowledged write is on the disk
+        unsynced = self._sync.sync() if written and self._sync is not None else None
         for job, waiter in batch:
             if job in untried:
                 self._pending.append((job, waiter))
-            elif self.failure is not None:
-                waiter.set_exception(AuditUnavailable(self.failure))
+            elif job in written and unsynced is not None:
+                if not waiter.done():
+                    waiter.set_exception(AuditUnavailable(unsynced))
             else:
                 _settle(job, waiter)
         if self._pending:
@@ -184,8 +194,15 @@ class LoopCommit:
             connection = self._writer.engine.raw_connection()
             cursor = connection.cursor()
             cursor.execute("PRAGMA busy_timeout = 0")  # the flush retries itself
-            if self._sync is not None:  # synced after the commit, the lock released
-                cursor.execute("PRAGMA synchronous = NORMAL")
+            if self._durable:
+                cursor.execute("PRAGMA journal_mode")
+                mode = cursor.fetchone()
+                wal = mode is not None and str(mode[0]).lower() == "wal"
+                cursor.execute("PRAGMA database_list")
+                file = next((str(row[2]) for row in cursor.fetchall() if row[1] == "main"), "")
+                if wal and file:  # else SQLite's own FULL syncs it (nothing to sync in memory)
+                    self._sync = self._sync or WalSync(file)
+                    cursor.execute("PRAGMA synchronous = NORMAL")  # synced after the commit
             self._connection = connection
         return self._connection
 
@@ -202,44 +219,84 @@ class LoopCommit:
 
 
 class WalSync:
-    """What ``synchronous=FULL`` does after a commit in WAL mode, outside the write lock."""
+    """What ``synchronous=FULL`` does after a commit in WAL mode, outside the write lock. The WAL
+    is named by SQLite itself (``PRAGMA database_list``: an absolute name, links resolved) and kept
+    open: Linux reports a failed write-back to the descriptors open when it failed, so a descriptor
+    opened for each sync could miss an error that another process's sync was told."""
 
-    def __init__(self, database: Path) -> None:
-        self._database = database
+    def __init__(self, database: str) -> None:
         self._wal = Path(f"{database}-wal")
-        self._synced_wal: int | None = None  # the inode of the WAL whose folder entry is synced
+        self._folder = self._wal.parent
+        self._descriptor: int | None = None
+        self._inode: int | None = None
+        self._new_file = False  # its entry in the folder not yet synced
         self.failure: str | None = None
         self.syncs = 0  # for tests and benchmarks
 
-    def sync(self) -> None:
-        """Sync the WAL (or the database file, if a checkpoint at the last close removed the
-        WAL: the rows are then in it). A failure is kept in ``failure``, and logged once."""
+    def sync(self) -> str | None:
+        """Sync the WAL: None once done, else why not. A failed sync sets ``failure`` for good (and
+        is logged once); a WAL that cannot be opened fails only the writes of this sync."""
         if self.failure is not None:
-            return
+            return self.failure
         self.syncs += 1
         try:
-            try:
-                descriptor = os.open(self._wal, os.O_RDONLY)
-            except FileNotFoundError:
-                descriptor = os.open(self._database, os.O_RDONLY)
-            try:
-                os.fdatasync(descriptor)
-                inode = os.fstat(descriptor).st_ino
-            finally:
-                os.close(descriptor)
-            if inode != self._synced_wal:  # a new file: its entry in the folder too
-                folder = os.open(self._database.parent, os.O_RDONLY)
+            descriptor = self._open()
+        except OSError as exc:
+            log.error(json.dumps({"event": "audit_wal_not_opened", "errno": exc.errno}))
+            return (
+                f"the audit store's log could not be opened to sync the write "
+                f"({exc.strerror or 'error'}); the decision may have been recorded"
+            )
+        try:
+            _fdatasync(descriptor)
+            if self._new_file:  # a new file: its entry in the folder too, as SQLite does
+                folder = os.open(self._folder, os.O_RDONLY | os.O_CLOEXEC)
                 try:
                     os.fsync(folder)
                 finally:
                     os.close(folder)
-                self._synced_wal = inode
-        except OSError as exc:
+                self._new_file = False
+        except Exception as exc:  # whatever it was, the write may not be on the disk
             self.failure = (
-                f"the audit store's disk failed to sync a write ({exc.strerror or 'error'}); "
-                "nothing more is written until the service is restarted"
+                f"the audit store's disk failed to sync a write ({_why(exc)}); nothing more is "
+                "written until the service is restarted"
             )
-            log.error(json.dumps({"event": "audit_store_sync_failed", "errno": exc.errno}))
+            log.error(
+                json.dumps(
+                    {
+                        "event": "audit_store_sync_failed",
+                        "error": type(exc).__name__,
+                        "errno": getattr(exc, "errno", None),
+                    }
+                )
+            )
+            return self.failure
+        return None
+
+    def close(self) -> None:
+        if self._descriptor is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._descriptor)
+            self._descriptor = None
+
+    def _open(self) -> int:
+        """The WAL's descriptor: opened once, and again if the file was replaced."""
+        inode = self._wal.stat().st_ino
+        if self._descriptor is None or inode != self._inode:
+            descriptor = os.open(self._wal, os.O_RDONLY | os.O_CLOEXEC)
+            self.close()
+            self._descriptor, self._inode = descriptor, os.fstat(descriptor).st_ino
+            self._new_file = True
+        return self._descriptor
+
+
+def _fdatasync(descriptor: int) -> None:
+    """fdatasync where the system has it (Linux: the data, not the times), else fsync."""
+    getattr(os, "fdatasync", os.fsync)(descriptor)
+
+
+def _why(exc: Exception) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
 
 
 def _fail_all(jobs: list[Job], exc: Exception) -> None:

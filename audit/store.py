@@ -3,12 +3,15 @@
 SQLite by default, PostgreSQL by URL (SQLAlchemy Core). Client references are stored only as a
 keyed hash (HMAC-SHA256); the stored inputs hold no direct identifier and no free text.
 
-Writes go through the store's one writer thread (``audit.writer``), which commits them in groups
-onto the hash chain (``audit.chain``). ``record``/``record_feedback``/``record_outcome`` block their
-(worker) thread up to the store's timeout; ``arecord`` and the other ``a...`` variants await the
-same on the event loop without blocking it. Either writes everything it was given or raises
-AuditUnavailable having written none. SQLite runs with ``synchronous=FULL``: an acknowledged write
-survives a power loss, and group commit shares the fsync among the writes that arrived together.
+Writes go onto the hash chain (``audit.chain``) through the store's one writer thread
+(``audit.writer``), which commits them in groups, except SQLite's writes from an event loop, which
+the loop commits itself (``audit.loopcommit``). ``record``/``record_feedback``/``record_outcome``
+block their (worker) thread up to the store's timeout; ``arecord`` and the other ``a...`` variants
+await the same on the event loop without blocking it. Either writes everything it was given or
+raises AuditUnavailable having written none (one exception: a commit whose sync to the disk then
+failed stays in the store, see ``audit.loopcommit``). An acknowledged write survives a power loss:
+SQLite syncs the WAL before the answer (``synchronous=FULL``, or the loop's own sync after the
+commit), PostgreSQL commits durably.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ class ServiceSettings(BaseSettings):
     #: how long a request waits for its audit write before it is answered 503 (nothing decided)
     audit_timeout_seconds: float = Field(1.0, gt=0, le=30)
     #: SQLite audit store only: FULL makes each acknowledged decision survive a power loss;
-    #: NORMAL only a crash of the service, for about a fifth more throughput (README, Speed)
+    #: NORMAL only a crash of the service, for about a third more throughput (README, Speed)
     audit_sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     #: how often the audit chain's head is signed into a checkpoint (0: never)
     checkpoint_seconds: float = Field(60.0, ge=0)

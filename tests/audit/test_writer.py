@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -123,10 +124,11 @@ def test_the_event_loop_writes_sqlite_itself_each_request_at_once(tmp_path: Path
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     store = AuditStore(url, timeout=2.0)
     commit = store._on_loop
-    assert commit is not None and commit._sync is not None
+    assert commit is not None
     try:
         asyncio.run(store.arecord([decision(1)]))
         assert store._writer._thread is None  # written here: the thread was never started
+        assert commit._sync is not None
 
         async def at_once() -> None:
             await asyncio.gather(*(store.arecord([decision(n)]) for n in range(2, 9)))
@@ -224,9 +226,100 @@ def test_a_store_whose_disk_fails_a_sync_is_refused_until_restarted(
         problem = store.check_writable()
         assert problem is not None and "failed to sync" in problem
         assert [json.loads(r.getMessage()) for r in caplog.records] == [
-            {"event": "audit_store_sync_failed", "errno": errno.EIO}
+            {"event": "audit_store_sync_failed", "error": "OSError", "errno": errno.EIO}
         ]
         assert "CANARY" not in caplog.text
+    finally:
+        store.close()
+
+
+def test_the_wal_synced_is_the_one_sqlite_writes_through_a_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite names the files (links resolved): a store reached through a linked folder syncs the
+    real WAL and folder, not a path beside the link."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    store = AuditStore(f"sqlite:///{tmp_path / 'link' / 'audit.db'}", timeout=2.0)
+    synced: list[int] = []
+    real_fdatasync, real_fsync = os.fdatasync, os.fsync
+
+    def fdatasync(descriptor: int) -> None:
+        synced.append(os.fstat(descriptor).st_ino)
+        real_fdatasync(descriptor)
+
+    def fsync(descriptor: int) -> None:
+        synced.append(os.fstat(descriptor).st_ino)
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    monkeypatch.setattr(os, "fsync", fsync)
+    try:
+        asyncio.run(store.arecord([decision(1)]))
+        wal = (tmp_path / "real" / "audit.db-wal").stat().st_ino
+        assert synced == [wal, (tmp_path / "real").stat().st_ino]
+    finally:
+        store.close()
+
+
+def test_any_failure_of_a_sync_refuses_the_store_but_a_wal_not_opened_only_its_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    store = AuditStore(url, timeout=2.0)
+    real_open = os.open
+    refusals = [OSError(errno.EMFILE, "Too many open files")]
+
+    def open_once_refused(path: Any, flags: int, *args: Any) -> int:
+        if str(path).endswith("-wal") and refusals:
+            raise refusals.pop()
+        return real_open(path, flags, *args)
+
+    def unexpected(descriptor: int) -> None:
+        raise ValueError("not an OSError")
+
+    try:
+        asyncio.run(store.arecord([decision(1)]))
+        assert store._on_loop is not None and store._on_loop._sync is not None
+        store._on_loop._sync.close()  # the next sync opens the WAL again: refused once
+        monkeypatch.setattr(os, "open", open_once_refused)
+        with pytest.raises(AuditUnavailable, match="could not be opened"):
+            asyncio.run(store.arecord([decision(2)]))
+        asyncio.run(store.arecord([decision(3)]))  # a passing trouble: written and synced
+        assert store.check_writable() is None
+        monkeypatch.setattr(os, "fdatasync", unexpected)
+        with pytest.raises(AuditUnavailable, match=r"failed to sync a write \(ValueError\)"):
+            asyncio.run(store.arecord([decision(4)]))
+        with pytest.raises(AuditUnavailable, match="until the service is restarted"):
+            asyncio.run(store.arecord([decision(5)]))
+    finally:
+        store.close()
+
+
+def test_writes_waiting_for_the_lock_are_not_written_once_the_store_failed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "audit.db"
+    url = f"sqlite:///{path}"
+    store = AuditStore(url, timeout=2.0)
+    try:
+        asyncio.run(store.arecord([decision(1)]))
+        commit = store._on_loop
+        assert commit is not None and commit._sync is not None
+
+        async def waiting() -> list[BaseException | None]:
+            with sqlite_locked(path):
+                writing = asyncio.gather(
+                    *(store.arecord([decision(n)]) for n in range(2, 5)), return_exceptions=True
+                )
+                await asyncio.sleep(0.05)
+                assert commit._sync is not None
+                commit._sync.failure = "the audit store's disk failed to sync a write (EIO)"
+            return await writing
+
+        outcomes = asyncio.run(waiting())
+        assert all(isinstance(o, AuditUnavailable) for o in outcomes), outcomes
+        assert scalar(url, "SELECT count(*) FROM decisions") == 1
     finally:
         store.close()
 
@@ -242,8 +335,8 @@ def test_a_store_not_asked_to_be_durable_is_not_synced(tmp_path: Path) -> None:
 
 
 def test_one_bad_write_in_a_loop_group_fails_alone(tmp_path: Path) -> None:
-    """Writes that met a held lock land in one transaction; one that cannot be stored fails
-    alone."""
+    """Writes that met a held lock wait together and are tried together once it is free; one
+    that cannot be stored fails alone."""
     path = tmp_path / "audit.db"
     store = AuditStore(f"sqlite:///{path}", timeout=2.0)
     try:

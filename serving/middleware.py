@@ -20,8 +20,10 @@ CODING_CHARS = 40
 
 
 class BodyLimit:
-    """Refuse bodies over ``limit`` bytes with 413, whether or not Content-Length is sent; and
-    with 415 a body sent content-coded (RFC 9110 §15.5.16), on every route.
+    """Refuse bodies over ``limit`` bytes with 413, whether or not Content-Length is sent; with
+    415 a body sent content-coded (RFC 9110 §15.5.16); and with 501 one sent with a transfer
+    coding other than chunked (RFC 9112 §6.1: the server dechunks, and would read what the other
+    coding hides as the body), on every route.
 
     No route decodes gzip, br or deflate: read as they come, such bytes would be taken for the
     JSON or form they hide. A ``Content-Encoding`` of ``identity`` (any case) or none is read; a
@@ -34,6 +36,15 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        transfer = _transfer_coding(scope["headers"])
+        if transfer is not None:
+            await _refuse(
+                send,
+                501,
+                f"Transfer-Encoding {_shown(transfer)} is not supported: send the body chunked "
+                "without another coding, or with a Content-Length",
+            )
             return
         coding = _body_coding(scope["headers"])
         if coding is not None:
@@ -124,6 +135,17 @@ def _body_coding(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
         elif name == b"content-length":
             has_body = has_body or value.strip().lstrip(b"0") != b""
     return refused if has_body else None
+
+
+def _transfer_coding(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
+    """The first ``Transfer-Encoding`` naming a coding other than chunked; None if none does (an
+    empty list element says nothing, RFC 9110 §5.6.1)."""
+    for name, value in headers:
+        if name == b"transfer-encoding" and any(
+            coding.strip() not in (b"", b"chunked") for coding in value.lower().split(b",")
+        ):
+            return value
+    return None
 
 
 def _is_identity(value: bytes) -> bool:

@@ -67,7 +67,8 @@ a missing member or a value that looks like a personal identity code as null).
 and body do not arrive in time and 431 to a head over the size or header count limit, and closes;
 past its limit of connections at once, 503 with `Retry-After`. Any operation answers 413 to a body
 over the size limit, 415 (with `Accept-Encoding: identity`) to one sent with a `Content-Encoding`
-other than `identity`; an unknown path is 404, a method it does not take 405; a 500 would be a bug.
+other than `identity`, 501 to one sent with a `Transfer-Encoding` other than `chunked`; an unknown
+path is 404, a method it does not take 405; a 500 would be a bug.
 """
 
 # -- the shapes ----------------------------------------------------------------------------------
@@ -225,7 +226,11 @@ class Documented:
 
 
 #: what every operation that reads a body answers of it (``serving.middleware``)
-_BODY = {413: "a body over KYKYTUTKA_MAX_BODY_BYTES", 415: "a Content-Encoding other than identity"}
+_BODY = {
+    413: "a body over KYKYTUTKA_MAX_BODY_BYTES",
+    415: "a Content-Encoding other than identity",
+    501: "a Transfer-Encoding other than chunked",
+}
 _BROKEN = "a field breaks the contract, or the body is not JSON this service reads"
 _NO_DECISION = "no decision with this id"
 _BAD_ID = "the decision id is not a UUID"

@@ -101,6 +101,44 @@ def test_an_identity_coded_or_plain_body_is_read(
     assert answer.status_code < 500, answer.text
 
 
+@pytest.mark.parametrize(("path", "media_type", "role"), ROUTES)
+@pytest.mark.parametrize("transfer", ["gzip, chunked", "GZIP,chunked", "x-nonsense"])
+def test_a_transfer_coding_other_than_chunked_is_refused_501_on_every_route(
+    client: tuple[TestClient, dict[str, str]],
+    path: str,
+    media_type: str,
+    role: str | None,
+    transfer: str,
+) -> None:
+    """RFC 9112 §6.1: a transfer coding the server does not understand is a 501, not a body."""
+    app, keys = client
+    headers = {"content-type": media_type, "transfer-encoding": transfer}
+    if role is not None:
+        headers["authorization"] = f"Bearer {keys[role]}"
+    answer = app.post(path, content=gzip.compress(BODY), headers=headers)
+    assert answer.status_code == 501, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json() == {
+        "detail": f'Transfer-Encoding "{transfer}" is not supported: send the body chunked '
+        "without another coding, or with a Content-Length"
+    }
+
+
+@pytest.mark.parametrize("transfer", ["chunked", "Chunked", " chunked ", ", chunked"])
+def test_a_chunked_body_alone_is_read(
+    client: tuple[TestClient, dict[str, str]], transfer: str
+) -> None:
+    app, keys = client
+    headers = {
+        "content-type": "application/json",
+        "transfer-encoding": transfer,
+        "authorization": f"Bearer {keys['booking-system']}",
+    }
+    answer = app.post("/v1/assessments", content=BODY, headers=headers)
+    plain = post(client, "/v1/assessments", None)
+    assert answer.status_code == plain.status_code != 501, answer.text
+
+
 def test_a_coding_among_several_headers_is_found(client: tuple[TestClient, dict[str, str]]) -> None:
     app, keys = client
     headers = [
@@ -146,10 +184,11 @@ def test_the_document_lists_415_wherever_a_body_is_read(
     reading = [op for ops in paths.values() for op in ops.values() if "requestBody" in op]
     assert len(reading) >= 5
     for operation in reading:
-        answer = operation["responses"]["415"]
-        assert answer["content"]["application/json"]["schema"] == {
-            "$ref": "#/components/schemas/Refusal"
-        }
+        for code in ("415", "501"):
+            answer = operation["responses"][code]
+            assert answer["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/Refusal"
+            }
         assert "413" in operation["responses"]
 
 
@@ -160,3 +199,4 @@ def test_the_document_says_the_server_refuses_in_the_error_shape(
     description = app.get("/openapi.json").json()["info"]["description"]
     assert "plain text" not in description
     assert "415" in description and "Accept-Encoding: identity" in description
+    assert "501" in description and "Transfer-Encoding" in description

@@ -8,6 +8,7 @@ answers without.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import socket
@@ -346,6 +347,21 @@ def test_a_content_encoding_not_ascii_is_refused_in_ascii(limited: Running) -> N
         detail = refusal(answer(sock), 415)
     assert detail.isascii()
     assert '"gz\\xe4ip\\xff"' in detail
+
+
+def test_a_chunked_body_under_another_transfer_coding_is_refused_not_read(
+    limited: Running,
+) -> None:
+    """``gzip, chunked``: the server dechunks, and the gzip inside was read as the JSON body
+    (a 422); now a 501 (RFC 9112 §6.1)."""
+    body = gzip.compress(b'{"records": []}')
+    head = post_head(limited, 0).replace(
+        b"Content-Length: 0", b"Transfer-Encoding: gzip, chunked\r\nConnection: close"
+    )
+    with limited.connect() as sock:
+        sock.sendall(head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+        detail = refusal(answer(sock), 501)
+    assert detail.startswith('Transfer-Encoding "gzip, chunked" is not supported')
 
 
 def test_a_kept_alive_connection_is_closed_after_the_keep_alive_timeout(limited: Running) -> None:

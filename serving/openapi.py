@@ -3,11 +3,9 @@
 FastAPI describes each route's parameters, body and success from its signature. What it cannot see
 is added here (``openapi_document``, installed by ``serving.app``), so that no route module changes:
 
-- the credentials ``serving.deps.caller`` takes, as two security schemes of which either will do
-  (``Authorization: Bearer <key>``, ``X-API-Key: <key>``), on the operations that need a key; the
-  two headers are not listed again as parameters;
-- the two error shapes of ``serving.errors`` as components (``Refusal``, ``ContractViolation``), in
-  place of FastAPI's ``HTTPValidationError``, which the service never sends;
+- the credentials of ``serving.deps.caller``: two security schemes (Bearer, ``X-API-Key``);
+- the two error shapes of ``serving.errors`` (``Refusal``, ``ContractViolation``), not FastAPI's
+  ``HTTPValidationError``, which the service never sends;
 - every status each operation answers (``OPERATIONS``, keyed by method and path; a test keeps it
   and the routes together), with ``WWW-Authenticate`` on a 401 and ``Retry-After`` on a 429;
 - what the signatures do not say: media types (FHIR, Prometheus), the readiness body on 503, the
@@ -66,9 +64,9 @@ a missing member or a value that looks like a personal identity code as null).
 **Before the app.** The server itself answers 400 to what is not HTTP, 408 to a request whose head
 and body do not arrive in time and 431 to a head over the size or header count limit, and closes;
 past its limit of connections at once, 503 with `Retry-After`. Any operation answers 413 to a body
-over the size limit, 415 (with `Accept-Encoding: identity`) to one sent with a `Content-Encoding`
-other than `identity`, 501 to one sent with a `Transfer-Encoding` other than `chunked`; an unknown
-path is 404, a method it does not take 405; a 500 would be a bug.
+over the size limit, 415 (with `Accept-Encoding: identity`) to a `Content-Encoding` other than
+`identity`, 501 to a `Transfer-Encoding` other than `chunked`; an unknown path is 404, a method it
+does not take 405; a 500 would be a bug.
 """
 
 # -- the shapes ----------------------------------------------------------------------------------
@@ -226,11 +224,8 @@ class Documented:
 
 
 #: what every operation that reads a body answers of it (``serving.middleware``)
-_BODY = {
-    413: "a body over KYKYTUTKA_MAX_BODY_BYTES",
-    415: "a Content-Encoding other than identity",
-    501: "a Transfer-Encoding other than chunked",
-}
+_BODY = {413: "a body over KYKYTUTKA_MAX_BODY_BYTES", 415: "a Content-Encoding other than identity"}
+_BODY[501] = "a Transfer-Encoding other than chunked"
 _BROKEN = "a field breaks the contract, or the body is not JSON this service reads"
 _NO_DECISION = "no decision with this id"
 _BAD_ID = "the decision id is not a UUID"

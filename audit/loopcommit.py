@@ -15,8 +15,7 @@ first time a new WAL file is synced, as SQLite does for a new journal). An fsync
 tried again (the kernel may have dropped the pages it could not write, and a later fsync would not
 say so): the store is then refused until the service is restarted. The writes whose sync failed
 were committed, so they may be in the store although their requests were refused, as after a
-crash before the answer. A durable store that is not a
-file (``:memory:``) has nothing to sync.
+crash before the answer. A durable store that is not a file (``:memory:``) has nothing to sync.
 
 Why every request syncs its own commit, measured at 200 requests a second with wrk's paced clients:
 whenever a request yielded to wait for a shared commit or sync (batched on the loop, a sync thread,
@@ -201,7 +200,10 @@ class LoopCommit:
                 cursor.execute("PRAGMA database_list")
                 file = next((str(row[2]) for row in cursor.fetchall() if row[1] == "main"), "")
                 if wal and file:  # else SQLite's own FULL syncs it (nothing to sync in memory)
-                    self._sync = self._sync or WalSync(file)
+                    if self._sync is None:
+                        self._sync = WalSync(file)
+                    else:  # none of ours was open: the WAL may be a new file, opened anew
+                        self._sync.close()
                     cursor.execute("PRAGMA synchronous = NORMAL")  # synced after the commit
             self._connection = connection
         return self._connection
@@ -280,13 +282,13 @@ class WalSync:
             self._descriptor = None
 
     def _open(self) -> int:
-        """The WAL's descriptor: opened once, and again if the file was replaced."""
-        inode = self._wal.stat().st_ino
-        if self._descriptor is None or inode != self._inode:
+        """The WAL's descriptor, opened at the first sync after ``close`` (the loop's connection
+        keeps the WAL from being replaced while it is open, so no sync needs to look again)."""
+        if self._descriptor is None:
             descriptor = os.open(self._wal, os.O_RDONLY | os.O_CLOEXEC)
-            self.close()
-            self._descriptor, self._inode = descriptor, os.fstat(descriptor).st_ino
-            self._new_file = True
+            inode = os.fstat(descriptor).st_ino
+            self._new_file = self._new_file or inode != self._inode
+            self._descriptor, self._inode = descriptor, inode
         return self._descriptor
 
 

@@ -138,20 +138,22 @@ def _body_coding(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
 
 
 def _transfer_coding(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
-    """The first ``Transfer-Encoding`` naming a coding other than chunked; None if none does (an
-    empty list element says nothing, RFC 9110 §5.6.1)."""
+    """The first ``Transfer-Encoding`` naming a coding other than chunked; None if none does."""
     for name, value in headers:
-        if name == b"transfer-encoding" and any(
-            coding.strip() not in (b"", b"chunked") for coding in value.lower().split(b",")
-        ):
+        if name == b"transfer-encoding" and not _only(value, b"chunked"):
             return value
     return None
 
 
 def _is_identity(value: bytes) -> bool:
-    # A list of codings (RFC 9110 §8.4): the body is plain only when each one is identity. An
-    # empty one says nothing was applied.
-    return all(coding.strip() in (b"", b"identity") for coding in value.lower().split(b","))
+    # A list of codings (RFC 9110 §8.4): the body is plain only when each one is identity.
+    return _only(value, b"identity")
+
+
+def _only(value: bytes, coding: bytes) -> bool:
+    """Whether a header's list of codings names none but ``coding`` (any case; an empty element
+    says nothing, RFC 9110 §5.6.1)."""
+    return all(named.strip() in (b"", coding) for named in value.lower().split(b","))
 
 
 def _shown(value: bytes) -> str:

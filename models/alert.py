@@ -89,16 +89,34 @@ class AlertModel:
         return out
 
 
-def by_contract_field(contributions: np.ndarray) -> dict[str, np.ndarray]:
-    """Contributions per booster input summed back to the contract fields they come from; a
-    feature with several source fields shares its contribution equally among them."""
-    columns: dict[str, np.ndarray] = {}
+def _field_shares() -> tuple[tuple[str, ...], np.ndarray]:
+    """The contract fields the booster's inputs come from (in order of first use), and the
+    (inputs x fields) matrix that sums each input's contribution back to them: a feature with
+    several source fields shares its contribution equally among them."""
+    fields: list[str] = []
+    for name in BOOSTER_FEATURES:
+        fields += [source for source in sources(name) if source not in fields]
+    shares = np.zeros((len(BOOSTER_FEATURES), len(fields)))
     for position, name in enumerate(BOOSTER_FEATURES):
-        feature_sources = sources(name)
-        for source in feature_sources:
-            share = contributions[:, position] / len(feature_sources)
-            columns[source] = columns.get(source, 0.0) + share
-    return columns
+        for source in sources(name):
+            shares[position, fields.index(source)] += 1 / len(sources(name))
+    return tuple(fields), shares
+
+
+CONTRACT_FIELDS, _SHARES = _field_shares()
+
+
+def by_contract_field(contributions: np.ndarray) -> dict[str, np.ndarray]:
+    """Contributions per booster input (base value last, or not) summed back to the contract
+    fields they come from (``_field_shares``), one array per field."""
+    summed = contributions[:, : len(BOOSTER_FEATURES)] @ _SHARES
+    return {name: summed[:, k] for k, name in enumerate(CONTRACT_FIELDS)}
+
+
+def field_rows(contributions: np.ndarray) -> list[dict[str, float]]:
+    """``by_contract_field`` row by row, as plain floats: what an answer carries."""
+    summed = (contributions[:, : len(BOOSTER_FEATURES)] @ _SHARES).tolist()
+    return [dict(zip(CONTRACT_FIELDS, row, strict=True)) for row in summed]
 
 
 def _threads(rows: int) -> int:

@@ -27,7 +27,7 @@ from data_contracts.contract import MODEL_FEATURES
 from data_contracts.records import validate_records
 from data_contracts.validation import prepare_records
 from features.transformers import encode_frame, encode_records, feature_matrix
-from models.alert import AlertModel, by_contract_field
+from models.alert import AlertModel, field_rows
 from models.segmentation import SegmentationModel
 from models.support import RecommendedSupport, SupportModel, level_names
 
@@ -158,13 +158,13 @@ class KykytutkaModel(PythonModel):
         probability = self.alert.calibrate(raw)
         recommendations = self.support.assessments(matrix, self.alerted(probability))
         segment_ids = self.segmentation.assign_matrix(matrix)
-        by_field = by_contract_field(contributions)
+        by_field = field_rows(contributions)
         return [
             RecordAssessment(
                 probability=float(probability[row]),
                 raw_score=float(raw[row]),
                 base_value=float(contributions[row, -1]),
-                contributions={name: float(values[row]) for name, values in by_field.items()},
+                contributions=by_field[row],
                 segment_id=str(segment_ids[row]),
                 recommendation=recommendations[row],
             )

@@ -20,7 +20,7 @@ import numpy as np
 
 from data_contracts.booking import SupportLevel
 from features.transformers import FEATURE_NAMES
-from models.alert import BOOSTER_FEATURES, SMALL_BATCH, by_contract_field
+from models.alert import BOOSTER_FEATURES, SMALL_BATCH, field_rows
 
 
 class Recommendation(StrEnum):
@@ -186,7 +186,7 @@ class SupportModel:
         probabilities, levels, rules, explained, pairs = self.explain(
             self.contributions_blocks(matrix), alert
         )
-        by_field = by_contract_field(explained)
+        by_field = field_rows(explained)
         return [
             RecommendedSupport(
                 level=LEVELS[levels[row]],
@@ -194,7 +194,7 @@ class SupportModel:
                 probabilities={
                     level.value: float(probabilities[row, k]) for k, level in enumerate(LEVELS)
                 },
-                contributions={name: float(values[row]) for name, values in by_field.items()},
+                contributions=by_field[row],
                 base_value=float(explained[row, -1]),
                 log_odds=float(explained[row].sum()),
                 compared=(LEVELS[pairs[row, 0]], LEVELS[pairs[row, 1]]),

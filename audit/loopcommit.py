@@ -5,7 +5,7 @@ write (each hand-off takes the GIL back from the loop's requests, each wake-up o
 behind every callback ready before it; at 200 requests a second the median went from 5 to 35-60
 ms). A request's transaction takes SQLite's write lock (``BEGIN IMMEDIATE``), reads the chain
 head, hashes and inserts the rows, moves the head and commits; the request is answered only once
-its rows are on the disk, and it never yields in between.
+its rows are on the disk.
 
 On the disk, as ``synchronous=FULL`` would put them, but cheaper for the other worker processes.
 FULL syncs the WAL inside the commit, with the write lock held, so another worker's request waits
@@ -17,12 +17,14 @@ say so): the store is then refused until the service is restarted. The writes wh
 were committed, so they may be in the store although their requests were refused, as after a
 crash before the answer. A durable store that is not a file (``:memory:``) has nothing to sync.
 
-Why every request syncs its own commit, measured at 200 requests a second with wrk's paced clients:
-whenever a request yielded to wait for a shared commit or sync (batched on the loop, a sync thread,
-a gate holding new requests while a sync ran), it resumed behind the requests that had become ready
-meanwhile; the paced clients then fell into waves answered together and the median went from 4 to
-as much as 69 ms. Syncing at once kept the p99 of the code before issue 12 (20.8 ms in paired windows; a
-median of 4.6 ms against 3.9) and costs a quarter of the saturated throughput (README, Speed).
+When to sync (``LoopLoad``), as PostgreSQL's ``commit_delay`` waits only while ``commit_siblings``
+other transactions run: while the loop is mostly idle, each commit is synced at once, so a request
+never waits for another. A request that yielded for a shared sync resumed behind the requests that
+had become ready meanwhile, and wrk's paced clients (200 requests a second) then fell into waves
+answered together: the median went from 4 to as much as 69 ms. Once the loop has computed at least
+``BUSY_SHARE`` of its time lately (saturated: requests are waiting anyway), a commit's
+sync waits until the requests already ready on the loop have committed, and one sync serves them
+all (measured group size 2-4, README, Speed); below ``IDLE_SHARE`` it syncs at once again.
 
 When the lock is held (another worker process is committing, or the store is locked), the
 transaction waits for it in place for at most ``LOCK_SPIN`` (about one commit of the other
@@ -38,8 +40,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -57,6 +61,11 @@ log = logging.getLogger("kykytutka.audit")
 LOCK_SPIN = 0.002
 #: how long a flush that did not get the lock waits, serving other requests, before it tries again
 RETRY_SECONDS = 0.005
+#: the share of its time the loop's thread computed (``LoopLoad``) from which its commits are synced
+#: in groups, and below which each is synced at once again (paced 200 requests a second: ~0.15)
+BUSY_SHARE = 0.6
+IDLE_SHARE = 0.35
+TIME_CONSTANT = 0.05  # seconds: a loop left idle is answered at once again within about 0.1 s
 
 _Batch = list[tuple[Job, "asyncio.Future[None]"]]
 
@@ -73,6 +82,9 @@ class LoopCommit:
         self._connection: Any = None
         self._durable = durable
         self._sync: WalSync | None = None  # made with the connection (a file in WAL mode)
+        self._unsynced: _Batch = []  # committed, waiting for the group's sync
+        self._group: asyncio.Handle | None = None  # that sync, scheduled on the loop
+        self.load = LoopLoad()
         self.flushes = 0  # transactions run, for tests and benchmarks
 
     @property
@@ -88,6 +100,9 @@ class LoopCommit:
         if loop is not self._loop:
             if self._pending:
                 return False
+            if self._group is not None:  # the last loop stopped before its group's sync ran
+                self._group.cancel()
+                self._sync_group()
             self._loop, self._retry = loop, None
         if self.failure is not None:
             raise AuditUnavailable(self.failure)
@@ -99,6 +114,9 @@ class LoopCommit:
         return True
 
     def close(self) -> None:
+        if self._group is not None:  # nothing committed is left unanswered
+            self._group.cancel()
+            self._sync_group()
         self._drop()
         if self._sync is not None:
             self._sync.close()
@@ -121,20 +139,36 @@ class LoopCommit:
             for job, _ in batch
             if job not in untried and job.future.done() and job.future.exception() is None
         }
-        # before any answer: an acknowledged write is on the disk
-        unsynced = self._sync.sync() if written and self._sync is not None else None
         for job, waiter in batch:
             if job in untried:
                 self._pending.append((job, waiter))
-            elif job in written and unsynced is not None:
-                if not waiter.done():
-                    waiter.set_exception(AuditUnavailable(unsynced))
+            elif job in written and self._sync is not None:
+                self._unsynced.append((job, waiter))  # answered once on the disk
             else:
                 _settle(job, waiter)
+        if self._unsynced and self._group is None:
+            assert self._loop is not None
+            if self.load.busy():  # synced once the requests ready now have committed too
+                self._group = self._loop.call_soon(self._sync_group)
+            else:
+                self._sync_group()
         if self._pending:
             assert self._loop is not None
             # the lock is held elsewhere: let its holder commit first
             self._retry = self._loop.call_later(RETRY_SECONDS, self._flush)
+
+    def _sync_group(self) -> None:
+        """Sync the WAL once for every commit waiting, then answer them (refused if it failed)."""
+        self._group = None
+        batch, self._unsynced = self._unsynced, []
+        assert self._sync is not None
+        unsynced = self._sync.sync()
+        for job, waiter in batch:
+            with contextlib.suppress(RuntimeError):  # a waiter of a loop already closed
+                if unsynced is None:
+                    _settle(job, waiter)
+                elif not waiter.done():
+                    waiter.set_exception(AuditUnavailable(unsynced))
 
     def _live(self) -> _Batch:
         """The next batch to write: the pending jobs still awaited and within their deadlines
@@ -218,6 +252,35 @@ class LoopCommit:
         if connection is not None:
             with contextlib.suppress(Exception):
                 connection.invalidate()
+
+
+class LoopLoad:
+    """Whether the loop's thread is busy: the share of the time it computed, a moving average
+    (``time.thread_time`` at each question, weighted over about ``TIME_CONSTANT`` seconds), from
+    ``BUSY_SHARE`` until it falls below ``IDLE_SHARE``. ``fixed`` pins the answer (tests)."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        cpu: Callable[[], float] = time.thread_time,
+    ) -> None:
+        self._clock, self._cpu = clock, cpu
+        self._last = (clock(), cpu())
+        self.share = 0.0
+        self._busy = False
+        self.fixed: bool | None = None
+
+    def busy(self) -> bool:
+        if self.fixed is not None:
+            return self.fixed
+        now, cpu = self._clock(), self._cpu()
+        elapsed = now - self._last[0]
+        if elapsed > 0:
+            weight = 1.0 - math.exp(-elapsed / TIME_CONSTANT)
+            self.share += weight * ((cpu - self._last[1]) / elapsed - self.share)
+            self._last = (now, cpu)
+        self._busy = self.share >= (IDLE_SHARE if self._busy else BUSY_SHARE)
+        return self._busy
 
 
 class WalSync:

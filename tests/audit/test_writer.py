@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from audit.loopcommit import BUSY_SHARE, IDLE_SHARE, TIME_CONSTANT, LoopLoad
 from audit.store import AuditStore, AuditUnavailable
 from audit.verify import verify_chain
 from tests.audit.conftest import decision, feedback_row, outcome_row, scalar
@@ -125,6 +126,7 @@ def test_the_event_loop_writes_sqlite_itself_each_request_at_once(tmp_path: Path
     store = AuditStore(url, timeout=2.0)
     commit = store._on_loop
     assert commit is not None
+    commit.load.fixed = False  # an idle loop (a busy one: the test below)
     try:
         asyncio.run(store.arecord([decision(1)]))
         assert store._writer._thread is None  # written here: the thread was never started
@@ -157,6 +159,96 @@ def test_the_event_loop_writes_sqlite_itself_each_request_at_once(tmp_path: Path
         assert result.intact and result.total == 13
     finally:
         store.close()
+
+
+def test_a_busy_loop_syncs_the_commits_ready_together_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the loop is busy, the requests ready together each commit on their own, then one
+    sync (after the last commit) answers them all; none is answered before it."""
+    path = tmp_path / "audit.db"
+    store = AuditStore(f"sqlite:///{path}", timeout=2.0)
+    assert store._on_loop is not None
+    store._on_loop.load.fixed = True
+    committed_at_sync: list[int] = []
+    real_fdatasync = os.fdatasync
+
+    def fdatasync(descriptor: int) -> None:
+        rows = sqlite3.connect(path).execute("SELECT count(*) FROM decisions").fetchone()[0]
+        committed_at_sync.append(rows)
+        real_fdatasync(descriptor)
+
+    async def together() -> list[float]:
+        answered: list[float] = []
+
+        async def one(n: int) -> None:
+            await store.arecord([decision(n)])
+            answered.append(len(committed_at_sync))
+
+        await asyncio.gather(*(one(n) for n in range(1, 8)))
+        return answered
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    try:
+        answered = asyncio.run(together())
+        assert store._writer.transactions == 7  # a transaction each
+        assert committed_at_sync == [7]  # one sync, after the seventh commit
+        assert answered == [1] * 7  # every answer after that sync
+        assert verify_chain(store.engine).intact
+    finally:
+        store.close()
+
+
+def test_a_failed_group_sync_refuses_every_write_of_the_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    store = AuditStore(url, timeout=2.0)
+    assert store._on_loop is not None
+    store._on_loop.load.fixed = True
+
+    def broken(descriptor: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    async def together() -> list[BaseException | None]:
+        return await asyncio.gather(
+            *(store.arecord([decision(n)]) for n in range(1, 4)), return_exceptions=True
+        )
+
+    monkeypatch.setattr(os, "fdatasync", broken)
+    try:
+        results = asyncio.run(together())
+        assert all(isinstance(r, AuditUnavailable) and "failed to sync" in str(r) for r in results)
+        assert scalar(url, "SELECT count(*) FROM decisions") == 3  # committed, never confirmed
+        with pytest.raises(AuditUnavailable, match="until the service is restarted"):
+            asyncio.run(store.arecord([decision(4)]))
+    finally:
+        store.close()
+
+
+def test_the_loop_counts_as_busy_from_its_share_of_computing_until_it_falls_well_below() -> None:
+    """Busy from ``BUSY_SHARE`` of its time (a moving average), idle again below ``IDLE_SHARE``
+    (a hysteresis, so a loop near one threshold does not switch at every request), and idle again
+    soon after the load stops."""
+    now, cpu = [0.0], [0.0]
+    load = LoopLoad(clock=lambda: now[0], cpu=lambda: cpu[0])
+
+    def run(share: float, seconds: float, step: float = 0.01) -> list[bool]:
+        answers = []
+        for _ in range(round(seconds / step)):
+            now[0] += step
+            cpu[0] += share * step
+            answers.append(load.busy())
+        return answers
+
+    assert not any(run(0.15, 2.0))  # paced: 200 requests a second on two workers
+    assert not any(run(BUSY_SHARE - 0.05, 1.0))
+    assert run(0.9, 1.0)[-1]  # saturated
+    assert all(run((BUSY_SHARE + IDLE_SHARE) / 2, 1.0))  # between the two: still busy
+    assert not run(IDLE_SHARE - 0.05, 1.0)[-1]
+    run(0.9, 1.0)
+    idle_again = run(0.15, 1.0).index(False) * 0.01
+    assert 0.01 < idle_again <= 3 * TIME_CONSTANT
 
 
 def test_a_loop_write_is_synced_after_its_commit_with_the_lock_released(

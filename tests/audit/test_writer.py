@@ -29,6 +29,13 @@ from tests.audit.conftest import decision, feedback_row, outcome_row, scalar
 pytestmark = [pytest.mark.code]
 
 
+@pytest.fixture(autouse=True)
+def idle_loops(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each loop write synced at once, whatever pytest's own thread computes (``LoopLoad``);
+    the tests of a busy loop pin it busy."""
+    monkeypatch.setattr(LoopLoad, "fixed", False)
+
+
 @contextmanager
 def sqlite_locked(path: Path) -> Iterator[None]:
     """Another connection holding the database's write lock (BEGIN EXCLUSIVE)."""
@@ -126,7 +133,6 @@ def test_the_event_loop_writes_sqlite_itself_each_request_at_once(tmp_path: Path
     store = AuditStore(url, timeout=2.0)
     commit = store._on_loop
     assert commit is not None
-    commit.load.fixed = False  # an idle loop (a busy one: the test below)
     try:
         asyncio.run(store.arecord([decision(1)]))
         assert store._writer._thread is None  # written here: the thread was never started
@@ -207,7 +213,10 @@ def test_a_failed_group_sync_refuses_every_write_of_the_group(
     assert store._on_loop is not None
     store._on_loop.load.fixed = True
 
+    calls = []
+
     def broken(descriptor: int) -> None:
+        calls.append(descriptor)
         raise OSError(errno.EIO, "Input/output error")
 
     async def together() -> list[BaseException | None]:
@@ -220,9 +229,41 @@ def test_a_failed_group_sync_refuses_every_write_of_the_group(
         results = asyncio.run(together())
         assert all(isinstance(r, AuditUnavailable) and "failed to sync" in str(r) for r in results)
         assert scalar(url, "SELECT count(*) FROM decisions") == 3  # committed, never confirmed
+        assert len(calls) == 1  # one sync for the three
         with pytest.raises(AuditUnavailable, match="until the service is restarted"):
             asyncio.run(store.arecord([decision(4)]))
     finally:
+        store.close()
+
+
+@pytest.mark.parametrize("leaving", ["store closed", "loop stopped"])
+def test_a_group_waiting_for_its_sync_is_synced_before_its_loop_or_store_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, leaving: str
+) -> None:
+    """A group whose sync has not run yet is synced (once) and answered when the store closes,
+    or before a write from another loop, once its own loop has stopped: nothing hangs."""
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}", timeout=2.0)
+    commit = store._on_loop
+    assert commit is not None
+    commit.load.fixed = True
+    syncs: list[int] = []
+    real_fdatasync = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (syncs.append(fd), real_fdatasync(fd)))
+    loop = asyncio.new_event_loop()
+    try:
+        waiting = loop.create_task(store.arecord([decision(1)]))
+        loop.call_soon(loop.stop)  # the write commits, its group's sync is left for later
+        loop.run_forever()
+        assert commit._group is not None and not waiting.done() and syncs == []
+        if leaving == "store closed":
+            store.close()
+        else:
+            asyncio.run(store.arecord([decision(2)]))
+        assert len(syncs) == (1 if leaving == "store closed" else 2)
+        loop.run_until_complete(waiting)  # answered, written
+        assert waiting.exception() is None
+    finally:
+        loop.close()
         store.close()
 
 
@@ -232,6 +273,7 @@ def test_the_loop_counts_as_busy_from_its_share_of_computing_until_it_falls_well
     soon after the load stops."""
     now, cpu = [0.0], [0.0]
     load = LoopLoad(clock=lambda: now[0], cpu=lambda: cpu[0])
+    load.fixed = None  # measured, not pinned
 
     def run(share: float, seconds: float, step: float = 0.01) -> list[bool]:
         answers = []

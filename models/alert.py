@@ -106,17 +106,22 @@ def _field_shares() -> tuple[tuple[str, ...], np.ndarray]:
 CONTRACT_FIELDS, _SHARES = _field_shares()
 
 
-def by_contract_field(contributions: np.ndarray) -> dict[str, np.ndarray]:
+def _summed(contributions: np.ndarray) -> np.ndarray:
     """Contributions per booster input (base value last, or not) summed back to the contract
-    fields they come from (``_field_shares``), one array per field."""
-    summed = contributions[:, : len(BOOSTER_FEATURES)] @ _SHARES
+    fields they come from (``_field_shares``): one column per field of ``CONTRACT_FIELDS``."""
+    summed: np.ndarray = contributions[:, : len(BOOSTER_FEATURES)] @ _SHARES
+    return summed
+
+
+def by_contract_field(contributions: np.ndarray) -> dict[str, np.ndarray]:
+    """``_summed``, one array per contract field."""
+    summed = _summed(contributions)
     return {name: summed[:, k] for k, name in enumerate(CONTRACT_FIELDS)}
 
 
 def field_rows(contributions: np.ndarray) -> list[dict[str, float]]:
-    """``by_contract_field`` row by row, as plain floats: what an answer carries."""
-    summed = (contributions[:, : len(BOOSTER_FEATURES)] @ _SHARES).tolist()
-    return [dict(zip(CONTRACT_FIELDS, row, strict=True)) for row in summed]
+    """``_summed`` row by row, as plain floats: what an answer carries."""
+    return [dict(zip(CONTRACT_FIELDS, row, strict=True)) for row in _summed(contributions).tolist()]
 
 
 def _threads(rows: int) -> int:

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from audit.loopcommit import BUSY_SHARE, IDLE_SHARE, TIME_CONSTANT, LoopLoad
+from audit.loopcommit import BUSY_SHARE, IDLE_SHARE, TIME_CONSTANT, LoopCommit, LoopLoad
 from audit.store import AuditStore, AuditUnavailable
 from audit.verify import verify_chain
 from tests.audit.conftest import decision, feedback_row, outcome_row, scalar
@@ -34,6 +34,14 @@ def idle_loops(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each loop write synced at once, whatever pytest's own thread computes (``LoopLoad``);
     the tests of a busy loop pin it busy."""
     monkeypatch.setattr(LoopLoad, "fixed", False)
+
+
+def busy_store(path: Path) -> tuple[AuditStore, LoopCommit]:
+    """A SQLite store whose event-loop writes see their loop as busy (their syncs grouped)."""
+    store = AuditStore(f"sqlite:///{path}", timeout=2.0)
+    assert store._on_loop is not None
+    store._on_loop.load.fixed = True
+    return store, store._on_loop
 
 
 @contextmanager
@@ -173,9 +181,7 @@ def test_a_busy_loop_syncs_the_commits_ready_together_once(
     """While the loop is busy, the requests ready together each commit on their own, then one
     sync (after the last commit) answers them all; none is answered before it."""
     path = tmp_path / "audit.db"
-    store = AuditStore(f"sqlite:///{path}", timeout=2.0)
-    assert store._on_loop is not None
-    store._on_loop.load.fixed = True
+    store, _ = busy_store(path)
     committed_at_sync: list[int] = []
     real_fdatasync = os.fdatasync
 
@@ -209,9 +215,7 @@ def test_a_failed_group_sync_refuses_every_write_of_the_group(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = f"sqlite:///{tmp_path / 'audit.db'}"
-    store = AuditStore(url, timeout=2.0)
-    assert store._on_loop is not None
-    store._on_loop.load.fixed = True
+    store, _ = busy_store(tmp_path / "audit.db")
 
     calls = []
 
@@ -242,10 +246,7 @@ def test_a_group_waiting_for_its_sync_is_synced_before_its_loop_or_store_goes(
 ) -> None:
     """A group whose sync has not run yet is synced (once) and answered when the store closes,
     or before a write from another loop, once its own loop has stopped: nothing hangs."""
-    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}", timeout=2.0)
-    commit = store._on_loop
-    assert commit is not None
-    commit.load.fixed = True
+    store, commit = busy_store(tmp_path / "audit.db")
     syncs: list[int] = []
     real_fdatasync = os.fdatasync
     monkeypatch.setattr(os, "fdatasync", lambda fd: (syncs.append(fd), real_fdatasync(fd)))
